@@ -1,0 +1,50 @@
+"""2-D rotary position embedding over a token grid (shared by the linear and softmax cores).
+
+Convention ("rotate half", per grid axis): for head dim ``d`` (a multiple of 4) the channels
+form ``d/2`` pairs ``(x[p], x[p + d/2])``. Pairs ``p < d/4`` rotate by ``row * theta[p]`` and
+pairs ``p >= d/4`` by ``col * theta[p - d/4]``, with ``theta[j] = base ** (-j / (d/4))``.
+Token ``n`` sits at ``row = n // w, col = n % w`` of the ``(h, w)`` grid. The angles are
+computed for whatever grid arrives, so any input resolution works without re-initialising.
+"""
+from typing import Tuple
+
+import torch
+
+ROPE_BASE = 10000.0
+
+
+def check_rope_args(num_tokens: int, head_dim: int, hw: Tuple[int, int]) -> None:
+    """Raise ValueError if ``hw`` does not describe ``num_tokens`` or ``head_dim % 4 != 0``."""
+    if len(hw) != 2 or hw[0] * hw[1] != num_tokens:
+        raise ValueError(f'hw={tuple(hw)} must be a (height, width) grid with height * width '
+                         f'== N = {num_tokens} tokens')
+    if head_dim % 4 != 0:
+        raise ValueError(f'2-D RoPE needs a head dim divisible by 4, got {head_dim}; '
+                         'choose widths and heads so that width / heads is a multiple of 4')
+
+
+def rope_2d_angles(hw: Tuple[int, int], head_dim: int, device=None,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Rotation angles of shape (h * w, head_dim // 2) for an (h, w) grid."""
+    h, w = hw
+    quarter = head_dim // 4
+    theta = ROPE_BASE ** (-torch.arange(quarter, device=device, dtype=torch.float64) / quarter)
+    rows = torch.arange(h, device=device, dtype=torch.float64).repeat_interleave(w)
+    cols = torch.arange(w, device=device, dtype=torch.float64).repeat(h)
+    angles = torch.cat([rows[:, None] * theta, cols[:, None] * theta], dim=-1)
+    return angles.to(dtype)
+
+
+def apply_rope_2d(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+    """Rotate ``x`` of shape (..., N, d) by the 2-D RoPE of grid ``hw``; same shape and dtype.
+
+    The rotation is computed in float32 (float64 for float64 inputs).
+    """
+    n, d = x.shape[-2:]
+    check_rope_args(n, d, hw)
+    compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+    angles = rope_2d_angles(hw, d, device=x.device, dtype=compute)
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x.to(compute).chunk(2, dim=-1)
+    out = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    return out.to(x.dtype)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs mmsola and its pinned stack (requirements/pinned.txt) into a virtual environment.
+#
+#   MMSOLA_VENV   where the environment lives        (default: .venv in the repo)
+#   MMSOLA_CACHE  where built wheels are kept         (default: ~/.cache/mmsola)
+#   PYTHON        the interpreter that makes the venv (default: python3)
+#
+# Idempotent: a second run with the same pinned file returns at once. mmcv 2.1.0 ships only as
+# source; it is compiled once against the installed torch and the wheel is cached under a key
+# of mmcv, torch and Python versions, so a reinstall takes seconds and a wheel built against
+# another torch is never reused.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${MMSOLA_VENV:-$repo/.venv}
+cache=${MMSOLA_CACHE:-$HOME/.cache/mmsola}
+pinned=$repo/requirements/pinned.txt
+stamp=$venv/.mmsola-installed
+
+log() { printf '[install] %s\n' "$*"; }
+pin() { grep -E "^$1==" "$pinned" | head -n1; }
+
+want=$(cat "$pinned" "$0" "$repo/setup.py" | sha256sum | cut -d' ' -f1)
+if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  log "environment $venv is up to date"
+  exit 0
+fi
+
+if [[ ! -x $venv/bin/python ]]; then
+  log "creating virtual environment $venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+fi
+py=$venv/bin/python
+pip() { "$py" -m pip --disable-pip-version-check "$@"; }
+
+log "build tools"
+pip install -q 'setuptools<81' wheel ninja packaging
+
+log "$(pin torch) $(pin torchvision)"
+pip install -q "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
+
+# --- mmcv: compiled against this torch, cached by (mmcv, torch, python) ---------------------
+mmcv_pin=$(pin mmcv)
+mmcv_ver=${mmcv_pin#mmcv==}
+key=$("$py" -c 'import sys, torch; print(f"torch{torch.__version__}-cp{sys.version_info.major}{sys.version_info.minor}")')
+wheel_dir=$cache/wheels/mmcv-$mmcv_ver/$key
+mmcv_wheel=$(ls "$wheel_dir"/mmcv-"$mmcv_ver"-*.whl 2>/dev/null | head -n1 || true)
+if [[ -z $mmcv_wheel ]]; then
+  log "compiling mmcv $mmcv_ver with ops against $key (about 5 minutes on 2 cores)"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  pip download -q --no-deps --no-binary :all: -d "$work" "$mmcv_pin"
+  tar -xzf "$work"/mmcv-"$mmcv_ver".tar.gz -C "$work"
+  src=$work/mmcv-$mmcv_ver
+  # torch >= 2.14 headers need C++20; mmcv 2.1.0 asks for C++17.
+  sed -i 's/c++17/c++20/g; s/std=c++14/std=c++20/g' "$src/setup.py"
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} CFLAGS=-g0 CXXFLAGS=-g0 \
+    pip wheel -q --no-build-isolation --no-deps -w "$work/dist" "$src"
+  mkdir -p "$wheel_dir"
+  built=$(ls "$work"/dist/mmcv-*.whl)
+  cp "$built" "$wheel_dir/.partial.whl"                  # atomic: never a half-written wheel
+  mv "$wheel_dir/.partial.whl" "$wheel_dir/$(basename "$built")"
+  mmcv_wheel=$wheel_dir/$(basename "$built")
+else
+  log "using cached $mmcv_wheel"
+fi
+
+log "mm toolkits"
+grep -vE '^(#|$|torch==|torchvision==|mmcv==)' "$pinned" > "$venv/.pins"
+pip install -q "$mmcv_wheel" -r "$venv/.pins" -c "$pinned"
+
+log "mmsola (editable)"
+pip install -q --no-build-isolation --no-deps -e "$repo"
+
+"$py" - <<'PY'
+import mmcv, mmcv.ops, mmdet, mmseg, mmpretrain, mmengine, torch, triton, mmsola
+print(f'[install] ok: torch {torch.__version__}, triton {triton.__version__}, mmengine '
+      f'{mmengine.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, '
+      f'mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}')
+PY
+echo "$want" > "$stamp"
