@@ -49,7 +49,7 @@ if [[ -z $mmcv_wheel ]]; then
   log "compiling mmcv $mmcv_ver with ops against $key (about 5 minutes on 2 cores)"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  pip download -q --no-deps --no-binary :all: -d "$work" "$mmcv_pin"
+  pip download -q --no-deps --no-build-isolation --no-binary :all: -d "$work" "$mmcv_pin"
   tar -xzf "$work"/mmcv-"$mmcv_ver".tar.gz -C "$work"
   src=$work/mmcv-$mmcv_ver
   # torch >= 2.14 headers need C++20; mmcv 2.1.0 asks for C++17.

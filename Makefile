@@ -1,0 +1,15 @@
+# mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
+# VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: install test demo
+
+install:
+	@MMSOLA_VENV=$(abspath $(VENV)) bash tools/install.sh
+
+test: install
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(PYTHON) tools/analysis/get_flops.py --arch tiny --shape 224 224

@@ -1,0 +1,10 @@
+from .atomic_file_backend import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend
+from .checkpoint_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoint_globals
+from .version_check import (SUPPORTED_VERSIONS, IncompatibleVersionError, check_imported_versions,
+                            check_version, import_toolkit)
+
+__all__ = [
+    'ATOMIC_LOCAL_BACKEND', 'AtomicLocalBackend',
+    'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoint_globals', 'SUPPORTED_VERSIONS',
+    'IncompatibleVersionError', 'check_imported_versions', 'check_version', 'import_toolkit'
+]

@@ -1,0 +1,44 @@
+"""Lets torch's ``weights_only`` loader read the checkpoints mmengine writes.
+
+torch >= 2.6 loads with ``weights_only=True`` by default. mmengine 0.10.x calls ``torch.load``
+without adapting, and its checkpoints hold more than tensors: the message hub's
+``HistoryBuffer`` objects and numpy arrays and scalars. Resume and ``load_from`` then fail.
+
+Rather than turning the check off for every file, mmsola allow-lists exactly the globals that
+mmengine's own checkpoints contain. Anything else in a file (arbitrary classes, functions)
+is still refused by torch.
+"""
+from typing import List
+
+import numpy as np
+import torch
+
+
+def _numpy_globals() -> List[object]:
+    """The numpy callables and types pickled with arrays, scalars and dtypes."""
+    try:  # numpy >= 2 keeps them in numpy._core
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    dtype_classes = {type(np.dtype(t)) for t in np.typecodes['All'] if t not in 'OMm'}
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+            *sorted(dtype_classes, key=lambda c: c.__name__)]
+
+
+def _mmengine_globals() -> List[object]:
+    """The mmengine classes stored in a Runner checkpoint's ``message_hub``."""
+    from mmengine.logging import HistoryBuffer
+    return [HistoryBuffer]
+
+
+MMENGINE_CHECKPOINT_GLOBALS: List[object] = _numpy_globals() + _mmengine_globals()
+
+
+def allow_mmengine_checkpoint_globals() -> None:
+    """Register :data:`MMENGINE_CHECKPOINT_GLOBALS` with torch's weights-only unpickler.
+
+    A no-op on torch versions without ``torch.serialization.add_safe_globals``.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:
+        add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)

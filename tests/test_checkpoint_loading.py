@@ -1,0 +1,109 @@
+"""Runner checkpoints written by mmengine load back under torch's weights_only default.
+
+torch >= 2.6 refuses mmengine 0.10's checkpoints (HistoryBuffer, numpy values) unless the
+exact types are allow-listed; importing mmsola does that, and nothing more.
+"""
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import Dataset
+
+import mmsola  # noqa: F401  (allow-lists mmengine's checkpoint types)
+
+
+class ToyRegressor(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 1)
+
+    def forward(self, inputs, targets, mode='loss'):
+        inputs, targets = torch.stack(inputs), torch.stack(targets)
+        loss = torch.nn.functional.mse_loss(self.linear(inputs), targets)
+        return dict(loss=loss) if mode == 'loss' else [loss]
+
+
+class ToyData(Dataset):
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        generator = torch.Generator().manual_seed(index)
+        return dict(inputs=torch.randn(4, generator=generator), targets=torch.ones(1))
+
+
+def make_runner(work_dir, max_iters, checkpoint_backend_args=None, **kwargs):
+    return Runner(
+        model=ToyRegressor(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(dataset=ToyData(), batch_size=2, num_workers=0,
+                              sampler=dict(type='DefaultSampler', shuffle=False)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[3], by_epoch=False),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False,
+                                           backend_args=checkpoint_backend_args),
+                           logger=dict(type='LoggerHook', interval=1)),
+        experiment_name=f'toy_{max_iters}_{work_dir.name}',
+        **kwargs)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('run')
+    runner = make_runner(work_dir, max_iters=2)
+    runner.train()
+    return work_dir, runner.model.linear.weight.detach().clone()
+
+
+def test_checkpoint_holds_mmengine_types_and_loads_weights_only(trained):
+    work_dir, _ = trained
+    checkpoint = torch.load(work_dir / 'iter_2.pth', map_location='cpu', weights_only=True)
+    history = checkpoint['message_hub']['log_scalars']['train/loss']
+    assert type(history).__name__ == 'HistoryBuffer' and len(history.data[0]) == 2
+    assert checkpoint['meta']['iter'] == 2
+
+
+def test_without_mmsola_torch_refuses_the_same_checkpoint(trained):
+    work_dir, _ = trained
+    code = ('import pickle, sys, torch\n'
+            'try:\n'
+            f"    torch.load({str(work_dir / 'iter_2.pth')!r}, weights_only=True)\n"
+            'except pickle.UnpicklingError:\n'
+            '    sys.exit(3)\n')
+    assert subprocess.run([sys.executable, '-c', code]).returncode == 3
+
+
+def test_training_resumes_from_the_checkpoint(trained, tmp_path):
+    work_dir, weight_at_2 = trained
+    runner = make_runner(tmp_path, max_iters=4, resume=True,
+                         load_from=str(work_dir / 'iter_2.pth'))
+    runner.train()
+    assert runner.iter == 4
+    assert (tmp_path / 'iter_4.pth').exists()
+    # message hub history continued from the resumed run
+    assert runner.message_hub.get_scalar('train/loss').data[0].size == 4
+
+
+def test_load_from_restores_the_weights(trained, tmp_path):
+    work_dir, weight_at_2 = trained
+    runner = make_runner(tmp_path, max_iters=2, load_from=str(work_dir / 'iter_2.pth'))
+    runner.load_or_resume()
+    torch.testing.assert_close(runner.model.linear.weight, weight_at_2)
+
+
+class NotAllowed:
+    pass
+
+
+def test_other_pickled_objects_are_still_refused(tmp_path):
+    path = tmp_path / 'untrusted.pth'
+    torch.save({'state_dict': {}, 'payload': NotAllowed()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='NotAllowed'):
+        torch.load(path, weights_only=True)
