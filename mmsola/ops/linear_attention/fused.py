@@ -1,0 +1,472 @@
+"""Fused Triton kernels of the linear-attention op (forward and hand-written backward).
+
+Math (per batch-head; ``phi = elu + 1``, ``rope`` the 2-D RoPE of :mod:`mmsola.ops.rope`)::
+
+    qf, kf = phi(q), phi(k)          qr, kr = rope(qf), rope(kf)
+    s  = sum_n kf                    KV = kr^T v                      (d x d, fp32)
+    z  = 1 / (qf . s / N + eps)      o  = (qr KV / N) * z
+
+Work split. The op is memory-bound, and ``B * heads`` alone (16 for (2, 8, 32768, 64)) cannot
+fill a GPU, so the token axis is cut into ``NC`` chunks of ``CHUNK`` tokens and every kernel
+runs on a ``(NC, B * heads)`` grid:
+
+forward
+    1. ``_fwd_state_kernel``: per chunk, partial ``KV`` and ``s`` (fp32) -> workspace.
+       The partials are summed over chunks on the host (a tiny (BH, NC, d, d) reduction).
+    2. ``_fwd_out_kernel``: per chunk, reads ``q``, writes ``o``.
+backward (recomputes features; only ``KV`` and ``s`` are saved by the forward)
+    1. ``_bwd_q_kernel``: reads ``q``, ``dO``; writes ``dq``, partial ``dKV`` and ``ds``.
+    2. ``_bwd_kv_kernel``: reads ``k``, ``v``; writes ``dk``, ``dv``.
+
+So the forward reads q, k, v and writes o once, and the backward reads q, k, v, dO and writes
+dq, dk, dv once: the minimum for a fused op.
+
+The rotation pairs channels ``(p, p + d/2)``, so features are handled as two halves of
+``d/2`` channels, and the cos/sin of the rotation are computed in-kernel from the token index
+(no tables in memory). All arithmetic is in fp32. Dots take fp32 operands: IEEE precision
+for fp32 inputs (relative error ~1e-6), TF32 for bf16/fp16 inputs (more precise than bf16
+and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
+
+Compilation. ``N``, the grid width ``W``, ``CHUNK`` and ``NC`` are runtime integers listed in
+``do_not_specialize``, so a new resolution reuses the compiled kernel. Compile-time constants
+are only the head dim, whether RoPE is applied, the dot precision and the block sizes, which
+depend on head dim and dtype only (no autotuning). Strides are specialised by Triton as usual
+(divisibility by 16): for the supported head dims (multiples of 16) every stride of a
+(B, heads, N, d) view of a contiguous tensor is a multiple of 16 whatever N is.
+"""
+import math
+from typing import Optional, Tuple
+
+import torch
+import triton
+import triton.language as tl
+
+SUPPORTED_HEAD_DIMS = (16, 32, 48, 64, 96, 128)
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+# log2 of the RoPE base (10000, as in mmsola.ops.rope.ROPE_BASE)
+_LOG2_ROPE_BASE = tl.constexpr(math.log2(10000.0))
+
+# runtime integers that must not be specialised (they change with the image size)
+_DYNAMIC = ['N', 'W', 'CHUNK']
+
+
+@triton.jit
+def _phi(x):
+    """ELU + 1; exp only of the non-positive part, so large inputs cannot overflow."""
+    return tl.where(x > 0, x + 1.0, tl.exp(tl.minimum(x, 0.0)))
+
+
+@triton.jit
+def _phi_grad(x):
+    return tl.where(x > 0, 1.0, tl.exp(tl.minimum(x, 0.0)))
+
+
+@triton.jit
+def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr):
+    """cos and sin of the rotation angles, (BLOCK_N, BDH), for token indices ``offs_n``.
+
+    Pair ``p < d/4`` turns by ``row * theta[p]``, pair ``p >= d/4`` by
+    ``col * theta[p - d/4]``; ``theta[j] = base ** (-j / (d/4))``; ``HALF = d/2``.
+    """
+    QUARTER: tl.constexpr = HALF // 2
+    p = tl.arange(0, BDH)
+    is_row = p < QUARTER
+    j = tl.where(is_row, p, p - QUARTER).to(tl.float32)
+    theta = tl.exp2(j * (-_LOG2_ROPE_BASE / QUARTER))
+    row = offs_n // W
+    col = offs_n - row * W
+    pos = tl.where(is_row[None, :], row[:, None], col[:, None]).to(tl.float32)
+    angle = pos * theta[None, :]
+    return tl.cos(angle), tl.sin(angle)
+
+
+@triton.jit
+def _load_halves(base, offs_n, stride_n, N, HALF: tl.constexpr, BDH: tl.constexpr):
+    """Rows ``offs_n`` of a (N, d) matrix as two fp32 halves (BLOCK_N, BDH) and their mask."""
+    p = tl.arange(0, BDH)
+    mask = (offs_n[:, None] < N) & (p[None, :] < HALF)
+    ptr = base + offs_n[:, None].to(tl.int64) * stride_n + p[None, :]
+    x1 = tl.load(ptr, mask=mask, other=0.0).to(tl.float32)
+    x2 = tl.load(ptr + HALF, mask=mask, other=0.0).to(tl.float32)
+    return x1, x2, mask
+
+
+@triton.jit
+def _store_halves(base, x1, x2, offs_n, stride_n, N, HALF: tl.constexpr, BDH: tl.constexpr):
+    p = tl.arange(0, BDH)
+    mask = (offs_n[:, None] < N) & (p[None, :] < HALF)
+    ptr = base + offs_n[:, None].to(tl.int64) * stride_n + p[None, :]
+    tl.store(ptr, x1.to(base.dtype.element_ty), mask=mask)
+    tl.store(ptr + HALF, x2.to(base.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _load_full(base, offs_n, stride_n, N, D: tl.constexpr, BD: tl.constexpr):
+    j = tl.arange(0, BD)
+    mask = (offs_n[:, None] < N) & (j[None, :] < D)
+    ptr = base + offs_n[:, None].to(tl.int64) * stride_n + j[None, :]
+    return tl.load(ptr, mask=mask, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _store_full(base, x, offs_n, stride_n, N, D: tl.constexpr, BD: tl.constexpr):
+    j = tl.arange(0, BD)
+    mask = (offs_n[:, None] < N) & (j[None, :] < D)
+    ptr = base + offs_n[:, None].to(tl.int64) * stride_n + j[None, :]
+    tl.store(ptr, x.to(base.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _load_state(base, D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                BDH: tl.constexpr):
+    """A (d, d) fp32 state as its two row halves (BDH, BD); rows are feature channels."""
+    p = tl.arange(0, BDH)
+    j = tl.arange(0, BD)
+    mask = (p[:, None] < HALF) & (j[None, :] < D)
+    ptr = base + p[:, None] * D + j[None, :]
+    return tl.load(ptr, mask=mask, other=0.0), tl.load(ptr + HALF * D, mask=mask, other=0.0)
+
+
+@triton.jit
+def _store_state(base, s1, s2, D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                 BDH: tl.constexpr):
+    p = tl.arange(0, BDH)
+    j = tl.arange(0, BD)
+    mask = (p[:, None] < HALF) & (j[None, :] < D)
+    ptr = base + p[:, None] * D + j[None, :]
+    tl.store(ptr, s1, mask=mask)
+    tl.store(ptr + HALF * D, s2, mask=mask)
+
+
+@triton.jit
+def _load_vec(base, HALF: tl.constexpr, BDH: tl.constexpr):
+    p = tl.arange(0, BDH)
+    return (tl.load(base + p, mask=p < HALF, other=0.0),
+            tl.load(base + HALF + p, mask=p < HALF, other=0.0))
+
+
+@triton.jit
+def _store_vec(base, x1, x2, HALF: tl.constexpr, BDH: tl.constexpr):
+    p = tl.arange(0, BDH)
+    tl.store(base + p, x1, mask=p < HALF)
+    tl.store(base + HALF + p, x2, mask=p < HALF)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _fwd_state_kernel(K, V, KV_PART, KS_PART,
+                      stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
+                      N, W, CHUNK, NUM_HEADS,
+                      D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                      BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                      DOT_PRECISION: tl.constexpr):
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    num_chunks = tl.num_programs(0)
+    b = (pid_bh // NUM_HEADS).to(tl.int64)
+    h = (pid_bh % NUM_HEADS).to(tl.int64)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_vb + h * stride_vh
+
+    kv1 = tl.zeros((BDH, BD), dtype=tl.float32)
+    kv2 = tl.zeros((BDH, BD), dtype=tl.float32)
+    ks1 = tl.zeros((BDH, ), dtype=tl.float32)
+    ks2 = tl.zeros((BDH, ), dtype=tl.float32)
+    start = pid_c * CHUNK
+    end = tl.minimum(start + CHUNK, N)
+    for n0 in tl.range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
+        v = _load_full(v_base, offs_n, stride_vn, N, D, BD)
+        kf1 = tl.where(mask, _phi(k1), 0.0)
+        kf2 = tl.where(mask, _phi(k2), 0.0)
+        ks1 += tl.sum(kf1, axis=0)
+        ks2 += tl.sum(kf2, axis=0)
+        if USE_ROPE:
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            kr1 = kf1 * cos - kf2 * sin
+            kr2 = kf1 * sin + kf2 * cos
+        else:
+            kr1 = kf1
+            kr2 = kf2
+        kv1 = tl.dot(tl.trans(kr1), v, kv1, input_precision=DOT_PRECISION)
+        kv2 = tl.dot(tl.trans(kr2), v, kv2, input_precision=DOT_PRECISION)
+
+    part = pid_bh.to(tl.int64) * num_chunks + pid_c
+    _store_state(KV_PART + part * D * D, kv1, kv2, D, HALF, BD, BDH)
+    _store_vec(KS_PART + part * D, ks1, ks2, HALF, BDH)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _fwd_out_kernel(Q, O, KV, KS,
+                    stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
+                    N, W, CHUNK, NUM_HEADS, eps,
+                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                    DOT_PRECISION: tl.constexpr):
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // NUM_HEADS).to(tl.int64)
+    h = (pid_bh % NUM_HEADS).to(tl.int64)
+    q_base = Q + b * stride_qb + h * stride_qh
+    o_base = O + b * stride_ob + h * stride_oh
+    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    inv_n = 1.0 / N.to(tl.float32)
+
+    start = pid_c * CHUNK
+    end = tl.minimum(start + CHUNK, N)
+    for n0 in tl.range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
+        qf1 = tl.where(mask, _phi(q1), 0.0)
+        qf2 = tl.where(mask, _phi(q2), 0.0)
+        den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
+        z = 1.0 / (den * inv_n + eps)
+        if USE_ROPE:
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            qr1 = qf1 * cos - qf2 * sin
+            qr2 = qf1 * sin + qf2 * cos
+        else:
+            qr1 = qf1
+            qr2 = qf2
+        u = tl.dot(qr1, kv1, input_precision=DOT_PRECISION)
+        u = tl.dot(qr2, kv2, u, input_precision=DOT_PRECISION)
+        _store_full(o_base, u * (z * inv_n)[:, None], offs_n, stride_on, N, D, BD)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
+                  stride_qb, stride_qh, stride_qn, stride_dob, stride_doh, stride_don,
+                  stride_dqb, stride_dqh, stride_dqn,
+                  N, W, CHUNK, NUM_HEADS, eps,
+                  D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                  BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                  DOT_PRECISION: tl.constexpr):
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    num_chunks = tl.num_programs(0)
+    b = (pid_bh // NUM_HEADS).to(tl.int64)
+    h = (pid_bh % NUM_HEADS).to(tl.int64)
+    q_base = Q + b * stride_qb + h * stride_qh
+    do_base = DO + b * stride_dob + h * stride_doh
+    dq_base = DQ + b * stride_dqb + h * stride_dqh
+    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    inv_n = 1.0 / N.to(tl.float32)
+
+    dkv1 = tl.zeros((BDH, BD), dtype=tl.float32)
+    dkv2 = tl.zeros((BDH, BD), dtype=tl.float32)
+    ds1 = tl.zeros((BDH, ), dtype=tl.float32)
+    ds2 = tl.zeros((BDH, ), dtype=tl.float32)
+    start = pid_c * CHUNK
+    end = tl.minimum(start + CHUNK, N)
+    for n0 in tl.range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
+        do = _load_full(do_base, offs_n, stride_don, N, D, BD)
+        qf1 = tl.where(mask, _phi(q1), 0.0)
+        qf2 = tl.where(mask, _phi(q2), 0.0)
+        den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
+        z = 1.0 / (den * inv_n + eps)
+        if USE_ROPE:
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            qr1 = qf1 * cos - qf2 * sin
+            qr2 = qf1 * sin + qf2 * cos
+        else:
+            qr1 = qf1
+            qr2 = qf2
+        # u = qr KV / N (recomputed), dz = dO . u, du = dO z
+        u = tl.dot(qr1, kv1, input_precision=DOT_PRECISION)
+        u = tl.dot(qr2, kv2, u, input_precision=DOT_PRECISION) * inv_n
+        dz = tl.sum(do * u, axis=1)
+        du = do * z[:, None]
+        # dqr = du KV^T / N, then through the rotation (transposed) and the normaliser
+        dqr1 = tl.dot(du, tl.trans(kv1), input_precision=DOT_PRECISION) * inv_n
+        dqr2 = tl.dot(du, tl.trans(kv2), input_precision=DOT_PRECISION) * inv_n
+        if USE_ROPE:
+            dqf1 = dqr1 * cos + dqr2 * sin
+            dqf2 = dqr2 * cos - dqr1 * sin
+        else:
+            dqf1 = dqr1
+            dqf2 = dqr2
+        g = -z * z * dz * inv_n
+        dqf1 += g[:, None] * ks1[None, :]
+        dqf2 += g[:, None] * ks2[None, :]
+        _store_halves(dq_base, dqf1 * _phi_grad(q1), dqf2 * _phi_grad(q2), offs_n, stride_dqn,
+                      N, HALF, BDH)
+        # partial dKV = qr^T du / N and ds = sum_n g qf
+        dkv1 = tl.dot(tl.trans(qr1), du, dkv1, input_precision=DOT_PRECISION)
+        dkv2 = tl.dot(tl.trans(qr2), du, dkv2, input_precision=DOT_PRECISION)
+        ds1 += tl.sum(g[:, None] * qf1, axis=0)
+        ds2 += tl.sum(g[:, None] * qf2, axis=0)
+
+    part = pid_bh.to(tl.int64) * num_chunks + pid_c
+    _store_state(DKV_PART + part * D * D, dkv1 * inv_n, dkv2 * inv_n, D, HALF, BD, BDH)
+    _store_vec(DS_PART + part * D, ds1, ds2, HALF, BDH)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
+                   stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
+                   stride_dkb, stride_dkh, stride_dkn, stride_dvb, stride_dvh, stride_dvn,
+                   N, W, CHUNK, NUM_HEADS,
+                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                   DOT_PRECISION: tl.constexpr):
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // NUM_HEADS).to(tl.int64)
+    h = (pid_bh % NUM_HEADS).to(tl.int64)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_vb + h * stride_vh
+    dk_base = DK + b * stride_dkb + h * stride_dkh
+    dv_base = DV + b * stride_dvb + h * stride_dvh
+    dkv1, dkv2 = _load_state(DKV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ds1, ds2 = _load_vec(DS + pid_bh.to(tl.int64) * D, HALF, BDH)
+
+    start = pid_c * CHUNK
+    end = tl.minimum(start + CHUNK, N)
+    for n0 in tl.range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
+        v = _load_full(v_base, offs_n, stride_vn, N, D, BD)
+        kf1 = tl.where(mask, _phi(k1), 0.0)
+        kf2 = tl.where(mask, _phi(k2), 0.0)
+        if USE_ROPE:
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            kr1 = kf1 * cos - kf2 * sin
+            kr2 = kf1 * sin + kf2 * cos
+        else:
+            kr1 = kf1
+            kr2 = kf2
+        # dv = kr dKV; dkr = v dKV^T
+        dv = tl.dot(kr1, dkv1, input_precision=DOT_PRECISION)
+        dv = tl.dot(kr2, dkv2, dv, input_precision=DOT_PRECISION)
+        _store_full(dv_base, dv, offs_n, stride_dvn, N, D, BD)
+        dkr1 = tl.dot(v, tl.trans(dkv1), input_precision=DOT_PRECISION)
+        dkr2 = tl.dot(v, tl.trans(dkv2), input_precision=DOT_PRECISION)
+        if USE_ROPE:
+            dkf1 = dkr1 * cos + dkr2 * sin
+            dkf2 = dkr2 * cos - dkr1 * sin
+        else:
+            dkf1 = dkr1
+            dkf2 = dkr2
+        dkf1 += ds1[None, :]
+        dkf2 += ds2[None, :]
+        _store_halves(dk_base, dkf1 * _phi_grad(k1), dkf2 * _phi_grad(k2), offs_n, stride_dkn,
+                      N, HALF, BDH)
+
+
+# ---------------------------------------------------------------------------------------------
+# host side
+# ---------------------------------------------------------------------------------------------
+
+# programs to aim for per streaming multiprocessor when choosing the number of chunks
+_PROGRAMS_PER_SM = 4
+_CPU_TARGET_PROGRAMS = 4  # under the interpreter: keep the grid small
+
+
+def _config(head_dim: int) -> Tuple[int, int, int]:
+    """(BLOCK_N, num_warps, num_stages): a fixed choice per head dim (no autotuning)."""
+    if head_dim <= 32:
+        return 64, 4, 3
+    if head_dim <= 64:
+        return 64, 4, 2
+    return 32, 4, 2
+
+
+def _target_programs(device: torch.device) -> int:
+    if device.type != 'cuda':
+        return _CPU_TARGET_PROGRAMS
+    return _PROGRAMS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def _chunking(num_tokens: int, batch_heads: int, block_n: int, device: torch.device,
+              chunk_size: Optional[int] = None) -> Tuple[int, int]:
+    """(CHUNK, NC): tokens per program (a multiple of BLOCK_N) and the number of chunks."""
+    if chunk_size is None:
+        want_chunks = max(1, triton.cdiv(_target_programs(device), batch_heads))
+        chunk_size = triton.cdiv(num_tokens, want_chunks)
+    chunk = triton.cdiv(max(1, chunk_size), block_n) * block_n
+    return chunk, triton.cdiv(num_tokens, chunk)
+
+
+def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
+    return x if x.stride(-1) == 1 else x.contiguous()
+
+
+def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]]):
+    d = q.shape[-1]
+    block_n, num_warps, num_stages = _config(d)
+    half = d // 2
+    return dict(D=d, HALF=half, BD=max(16, triton.next_power_of_2(d)),
+                BDH=max(16, triton.next_power_of_2(half)), BLOCK_N=block_n,
+                USE_ROPE=hw is not None,
+                DOT_PRECISION='ieee' if q.dtype == torch.float32 else 'tf32',
+                num_warps=num_warps, num_stages=num_stages)
+
+
+def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                               hw: Optional[Tuple[int, int]], eps: float,
+                               chunk_size: Optional[int] = None
+                               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Forward on (B, H, N, d) tensors (any strides): ``(o, KV, s)``.
+
+    ``o`` is contiguous in the input dtype; ``KV = rope(phi(k))^T v`` (B, H, d, d) and
+    ``s = sum_n phi(k)`` (B, H, d) are fp32 sums over tokens, kept for the backward.
+    ``chunk_size`` overrides the tokens per program (tests use it to exercise the chunking).
+    """
+    q, k, v = (_last_dim_contiguous(x) for x in (q, k, v))
+    batch, heads, num_tokens, d = q.shape
+    meta = _meta(q, hw)
+    chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
+                                  chunk_size)
+    width = hw[1] if hw is not None else 1
+    f32 = dict(device=q.device, dtype=torch.float32)
+    kv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
+    ks_part = torch.empty(batch, heads, num_chunks, d, **f32)
+    o = torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
+    grid = (num_chunks, batch * heads)
+    _fwd_state_kernel[grid](k, v, kv_part, ks_part,
+                            *k.stride()[:3], *v.stride()[:3],
+                            num_tokens, width, chunk, heads, **meta)
+    kv, ks = (kv_part.sum(2), ks_part.sum(2)) if num_chunks > 1 else (kv_part[:, :, 0],
+                                                                         ks_part[:, :, 0])
+    kv, ks = kv.contiguous(), ks.contiguous()
+    _fwd_out_kernel[grid](q, o, kv, ks,
+                          *q.stride()[:3], *o.stride()[:3],
+                          num_tokens, width, chunk, heads, eps, **meta)
+    return o, kv, ks
+
+
+def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                               v: torch.Tensor, kv: torch.Tensor, ks: torch.Tensor,
+                               hw: Optional[Tuple[int, int]], eps: float,
+                               chunk_size: Optional[int] = None
+                               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Backward: ``(dq, dk, dv)``, contiguous, in the input dtype."""
+    do, q, k, v = (_last_dim_contiguous(x) for x in (do, q, k, v))
+    kv, ks = kv.float().contiguous(), ks.float().contiguous()
+    batch, heads, num_tokens, d = q.shape
+    meta = _meta(q, hw)
+    chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
+                                  chunk_size)
+    width = hw[1] if hw is not None else 1
+    f32 = dict(device=q.device, dtype=torch.float32)
+    dkv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
+    ds_part = torch.empty(batch, heads, num_chunks, d, **f32)
+    dq, dk, dv = (torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
+                  for _ in range(3))
+    grid = (num_chunks, batch * heads)
+    do = do.to(q.dtype)
+    _bwd_q_kernel[grid](q, do, kv, ks, dq, dkv_part, ds_part,
+                        *q.stride()[:3], *do.stride()[:3], *dq.stride()[:3],
+                        num_tokens, width, chunk, heads, eps, **meta)
+    dkv, ds = (dkv_part.sum(2), ds_part.sum(2)) if num_chunks > 1 else (dkv_part[:, :, 0],
+                                                                          ds_part[:, :, 0])
+    dkv, ds = dkv.contiguous(), ds.contiguous()
+    _bwd_kv_kernel[grid](k, v, dkv, ds, dk, dv,
+                         *k.stride()[:3], *v.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
+                         num_tokens, width, chunk, heads, **meta)
+    return dq, dk, dv
