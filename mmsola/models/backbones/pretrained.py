@@ -1,0 +1,82 @@
+"""Load pretrained weights into a module and report how much of it they cover."""
+from collections import OrderedDict
+from typing import Optional
+
+from torch import nn
+
+
+def _strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
+    """Keep the keys under ``prefix`` (without it), carrying the ``_metadata`` along.
+
+    The metadata holds each module's ``version``, which the load hooks (``_version``) need.
+    """
+    out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                      if k.startswith(prefix))
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        root = prefix[:-1]
+        out._metadata = OrderedDict(
+            ('' if k == root else k[len(prefix):], v) for k, v in metadata.items()
+            if k == root or k.startswith(prefix))
+    return out
+
+
+def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = None,
+                    map_location: str = 'cpu') -> dict:
+    """Load ``checkpoint`` (path or URL, mmengine's loaders) into ``module``, non-strictly.
+
+    Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
+    prefix removed; tensors whose shape differs are skipped. The share of the module's keys
+    that were loaded is logged through mmengine's current logger, with the missing,
+    unexpected and shape-mismatched keys.
+
+    Returns:
+        dict with ``matched``, ``total``, ``missing``, ``unexpected``, ``mismatched``.
+
+    Raises:
+        RuntimeError: the checkpoint matches none of the module's keys (a wrong prefix or a
+            checkpoint of another model); the message names a few expected and found keys.
+    """
+    from mmengine.logging import print_log
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location)
+    state_dict = ckpt
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model'):
+            if key in ckpt and isinstance(ckpt[key], dict):
+                state_dict = ckpt[key]
+                break
+    if not isinstance(state_dict, dict):
+        raise RuntimeError(f'{checkpoint} holds no state dict (got {type(state_dict)})')
+    found = list(state_dict)
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        state_dict = _strip_prefix(state_dict, prefix)
+
+    name = type(module).__name__
+    own = module.state_dict()
+    mismatched = [k for k, v in state_dict.items()
+                  if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
+    for k in mismatched:
+        del state_dict[k]
+    result = module.load_state_dict(state_dict, strict=False)
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    matched = len(own) - len(missing)
+    if matched == 0:
+        raise RuntimeError(
+            f'checkpoint {checkpoint} matches none of the {len(own)} keys of {name} '
+            f'(prefix={prefix!r}, {len(state_dict)} keys under it); expected keys like '
+            f'{list(own)[:4]}, found keys like {found[:4]}')
+    share = 100. * matched / len(own)
+    print_log(f'{name}: loaded {matched}/{len(own)} keys ({share:.1f}%) from {checkpoint}'
+              f' (prefix={prefix!r})', logger='current')
+    level = 30 if missing or unexpected or mismatched else 20  # WARNING / INFO
+    for label, keys in (('missing (kept at init)', missing), ('unexpected (ignored)',
+                        unexpected), ('shape mismatch (kept at init)', mismatched)):
+        if keys:
+            more = f' ... (+{len(keys) - 8})' if len(keys) > 8 else ''
+            print_log(f'{name}: {len(keys)} {label} keys: {keys[:8]}{more}',
+                      logger='current', level=level)
+    return dict(matched=matched, total=len(own), missing=missing, unexpected=unexpected,
+                mismatched=mismatched)

@@ -1,0 +1,3 @@
+from .sola_vision_cls import build_sola_vision_cls
+
+__all__ = ['build_sola_vision_cls']
