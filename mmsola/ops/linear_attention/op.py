@@ -1,0 +1,104 @@
+"""The ``mmsola::linear_attention_fwd`` / ``mmsola::linear_attention_bwd`` custom ops.
+
+Both backends run through these ops (``backend`` is an op argument), so ``torch.compile``
+sees one opaque node whatever the backend (no graph break; fake implementations give the
+output metadata), ``torch.jit`` tracing (used by mmengine's FLOP counter) shows one
+``mmsola::linear_attention_fwd`` node, and the backward is hand-written for both backends.
+
+``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend) -> (o, KV, s)``
+    q, k, v: (B, H, N, d), same dtype, any strides. ``h, w``: the RoPE grid, ``h == 0`` for
+    no RoPE. ``backend``: 'triton' or 'torch' (already resolved; see ``interface.py``).
+    ``o``: (B, H, N, d) contiguous in the input dtype; ``KV = rope(phi(k))^T v`` (B, H, d, d)
+    and ``s = sum_n phi(k)`` (B, H, d): fp32 (float64 for float64 inputs), saved for the
+    backward and not differentiable.
+``mmsola::linear_attention_bwd(do, q, k, v, KV, s, h, w, eps, backend) -> (dq, dk, dv)``
+
+The implementations run with autocast disabled (the public function casts its inputs first)
+and on the inputs' CUDA device (``torch.cuda.device(q.device)``), so they are safe on any GPU.
+"""
+import contextlib
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .naive import linear_attention_torch_bwd, linear_attention_torch_fwd
+
+LINEAR_ATTENTION_OP_NAME = 'mmsola::linear_attention_fwd'
+LINEAR_ATTENTION_BWD_OP_NAME = 'mmsola::linear_attention_bwd'
+
+
+def _grid(h: int, w: int) -> Optional[Tuple[int, int]]:
+    return (h, w) if h > 0 else None
+
+
+@contextlib.contextmanager
+def _kernel_context(x: Tensor):
+    """No autocast inside the op; the CUDA device of the inputs is the current device."""
+    device = torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+    with torch.autocast(device_type=x.device.type, enabled=False), device:
+        yield
+
+
+def _state_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+@torch.library.custom_op(LINEAR_ATTENTION_OP_NAME, mutates_args=())
+def linear_attention_fwd(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
+                         backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+    with _kernel_context(q):
+        if backend == 'triton':
+            from .fused import fused_linear_attention_fwd
+            o, kv, ks = fused_linear_attention_fwd(q, k, v, _grid(h, w), eps)
+        elif backend == 'torch':
+            o, kv, ks = linear_attention_torch_fwd(q, k, v, _grid(h, w), eps)
+        else:
+            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+    return o.contiguous(), kv.contiguous(), ks.contiguous()
+
+
+@linear_attention_fwd.register_fake
+def _linear_attention_fwd_fake(q, k, v, h, w, eps, backend):
+    batch, heads, _, d = q.shape
+    state = _state_dtype(q)
+    return (torch.empty_like(q, memory_format=torch.contiguous_format),
+            q.new_empty((batch, heads, d, d), dtype=state),
+            q.new_empty((batch, heads, d), dtype=state))
+
+
+@torch.library.custom_op(LINEAR_ATTENTION_BWD_OP_NAME, mutates_args=())
+def linear_attention_bwd(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: Tensor,
+                         h: int, w: int, eps: float,
+                         backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+    with _kernel_context(q):
+        if backend == 'triton':
+            from .fused import fused_linear_attention_bwd
+            grads = fused_linear_attention_bwd(do, q, k, v, kv, ks, _grid(h, w), eps)
+        elif backend == 'torch':
+            grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, _grid(h, w), eps)
+        else:
+            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+    return tuple(g.contiguous() for g in grads)
+
+
+@linear_attention_bwd.register_fake
+def _linear_attention_bwd_fake(do, q, k, v, kv, ks, h, w, eps, backend):
+    return tuple(torch.empty_like(x, memory_format=torch.contiguous_format) for x in (q, k, v))
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, h, w, eps, backend = inputs
+    _, kv, ks = output
+    ctx.save_for_backward(q, k, v, kv, ks)
+    ctx.mark_non_differentiable(kv, ks)
+    ctx.args = (h, w, eps, backend)
+
+
+def _backward(ctx, do, _dkv, _dks):
+    q, k, v, kv, ks = ctx.saved_tensors
+    dq, dk, dv = linear_attention_bwd(do, q, k, v, kv, ks, *ctx.args)
+    return dq, dk, dv, None, None, None, None
+
+
+linear_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
