@@ -19,6 +19,7 @@ inside) and returns it, like a ``custom_fwd(cast_inputs=...)`` function.
 """
 import logging
 import os
+import warnings
 from typing import Optional, Tuple
 
 import torch
@@ -201,7 +202,12 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
         RuntimeError: a forced 'triton' without CUDA tensors (outside the interpreter) or
             without triton.
     """
-    _check_inputs(q, k, v, hw, backend)
+    if torch.jit.is_tracing():  # e.g. mmengine's FLOP counter: shape checks are not data flow
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
+            _check_inputs(q, k, v, hw, backend)
+    else:
+        _check_inputs(q, k, v, hw, backend)
     q, k, v = _autocast(q, k, v)
     name = select_backend(backend, q)
     h, w = hw if hw is not None else (0, 0)

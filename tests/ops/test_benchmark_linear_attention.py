@@ -1,0 +1,21 @@
+"""The benchmark script runs (on CPU, tiny shape, torch paths) and writes its table."""
+import importlib.util
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[2] / 'benchmarks' / 'benchmark_linear_attention.py'
+
+
+def test_benchmark_runs_on_cpu(tmp_path):
+    spec = importlib.util.spec_from_file_location('benchmark_linear_attention', BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / 'table.md'
+    table = module.main(['--device', 'cpu', '--shapes', '1,2,16,16', '--reps', '2', '--out',
+                         str(out)])
+    assert out.read_text().strip() == table.strip()
+    rows = [line for line in table.splitlines() if line.startswith('| (1, 2, 16, 16)')]
+    assert {row.split('|')[3].strip() for row in rows} == {'torch op', 'eager reference'}
+    for row in rows:
+        fwd_ms, fwd_bwd_ms = float(row.split('|')[4]), float(row.split('|')[7])
+        assert 0 < fwd_ms and 0 < fwd_bwd_ms
+    assert module.grid_of(3136) == (56, 56) and module.grid_of(32768) == (128, 256)
