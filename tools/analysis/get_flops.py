@@ -41,7 +41,7 @@ def linear_attention_handles() -> Dict[str, object]:
     """Op name -> flop handle for the linear-attention op, if mmsola.ops exports them."""
     import mmsola.ops as ops
     name = getattr(ops, 'LINEAR_ATTENTION_OP_NAME', None)
-    handle = getattr(ops, 'linear_attention_flop_jit', None)
+    handle = getattr(ops, 'linear_attention_flop_handle', None)
     return {name: handle} if name and handle else {}
 
 
@@ -107,11 +107,12 @@ def traced_attention(by_operator: Counter) -> Counter:
 
 
 def report(arch: str, shape: Sequence[int], layer_pattern: Optional[str] = None,
-           num_classes: int = 1000) -> Dict[str, object]:
-    """Measure one arch; raise RuntimeError if the traced attention disagrees with the hand
-    count."""
-    kwargs = dict(layer_pattern=layer_pattern) if layer_pattern else {}
-    backbone = SoLAVision(arch, out_indices=(3, ), attn_backend='torch', **kwargs)
+           num_classes: int = 1000, **backbone_kwargs) -> Dict[str, object]:
+    """Measure one arch (``backbone_kwargs`` override SoLAVision arguments); raise
+    RuntimeError if the traced attention disagrees with the hand count."""
+    if layer_pattern:
+        backbone_kwargs['layer_pattern'] = layer_pattern
+    backbone = SoLAVision(arch, out_indices=(3, ), attn_backend='torch', **backbone_kwargs)
     result = measure(CountedClassifier(backbone, num_classes), shape)
     traced = traced_attention(result['by_operator'])
     by_hand = attention_flops_by_hand(backbone, shape)

@@ -152,6 +152,8 @@ class SoLAStage(nn.Module):
         if extra is not None:
             x = x + extra
         hw = (x.shape[2], x.shape[3])
+        if torch.jit.is_tracing():  # jit (e.g. the FLOP counter) gives sizes as tensors
+            hw = (int(hw[0]), int(hw[1]))
         x = map_to_tokens(x)
         for block in self.blocks:
             x = block(x, hw)

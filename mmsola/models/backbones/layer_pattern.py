@@ -16,7 +16,7 @@ PatternLike = Union[str, Sequence[str]]
 
 def parse_layer_pattern(pattern: PatternLike, num_stages: int = 4,
                         depths: Optional[Sequence[int]] = None) -> List[str]:
-    """Return ``pattern`` as a list of ``num_stages`` upper-case strings, or raise ValueError.
+    """Return ``pattern`` as a list of ``num_stages`` strings, or raise ValueError.
 
     Args:
         pattern: a sequence of strings (``['LL', 'LLLL', 'LLLSLLLS', 'LLLS']``) or one string
@@ -35,7 +35,6 @@ def parse_layer_pattern(pattern: PatternLike, num_stages: int = 4,
     if len(stages) != num_stages:
         raise ValueError(f'layer_pattern has {len(stages)} stages, the backbone has '
                          f'{num_stages}: give one string per stage, got {pattern!r}')
-    stages = [s.upper() for s in stages]
     for i, stage in enumerate(stages):
         if not stage:
             raise ValueError(f'layer_pattern stage {i} is empty; every stage needs at least '

@@ -4,6 +4,9 @@ from typing import Optional
 
 from torch import nn
 
+# BN step counters: not weights, and they would match any BN layer of the same name.
+_COUNTERS = 'num_batches_tracked'
+
 
 def _strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
     """Keep the keys under ``prefix`` (without it), carrying the ``_metadata`` along.
@@ -27,8 +30,8 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
 
     Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
     prefix removed; tensors whose shape differs are skipped. The share of the module's keys
-    that were loaded is logged through mmengine's current logger, with the missing,
-    unexpected and shape-mismatched keys.
+    (BN step counters aside) that were loaded is logged through mmengine's current logger,
+    with the missing, unexpected and shape-mismatched keys.
 
     Returns:
         dict with ``matched``, ``total``, ``missing``, ``unexpected``, ``mismatched``.
@@ -55,19 +58,23 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
         state_dict = _strip_prefix(state_dict, prefix)
 
     name = type(module).__name__
-    own = module.state_dict()
+    own = {k: v for k, v in module.state_dict().items() if not k.endswith(_COUNTERS)}
     mismatched = [k for k, v in state_dict.items()
                   if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
+    examples = [f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
+                for k in mismatched[:2]]
     for k in mismatched:
         del state_dict[k]
     result = module.load_state_dict(state_dict, strict=False)
-    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    missing = [k for k in result.missing_keys if k in own]
+    unexpected = list(result.unexpected_keys)
     matched = len(own) - len(missing)
     if matched == 0:
         raise RuntimeError(
             f'checkpoint {checkpoint} matches none of the {len(own)} keys of {name} '
-            f'(prefix={prefix!r}, {len(state_dict)} keys under it); expected keys like '
-            f'{list(own)[:4]}, found keys like {found[:4]}')
+            f'(prefix={prefix!r}, {len(state_dict) + len(mismatched)} keys under it, '
+            f'{len(mismatched)} of them with a right name but another shape, e.g. {examples}); '
+            f'expected keys like {list(own)[:4]}, found keys like {found[:4]}')
     share = 100. * matched / len(own)
     print_log(f'{name}: loaded {matched}/{len(own)} keys ({share:.1f}%) from {checkpoint}'
               f' (prefix={prefix!r})', logger='current')

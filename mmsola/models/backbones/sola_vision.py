@@ -138,7 +138,7 @@ class SoLAVision(BaseModule):
         """The arch settings after keyword overrides (``None`` means keep), validated.
 
         Returns a dict with ``embed_dims``, ``depths``, ``num_heads``, ``layer_pattern``
-        (list of upper-case strings) and ``drop_path_rate``. Raises ValueError.
+        (list of strings) and ``drop_path_rate``. Raises ValueError.
         """
         if isinstance(arch, str):
             if arch.lower() not in cls.arch_zoo:
