@@ -7,8 +7,10 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
@@ -106,4 +108,23 @@ def test_other_pickled_objects_are_still_refused(tmp_path):
     path = tmp_path / 'untrusted.pth'
     torch.save({'state_dict': {}, 'payload': NotAllowed()}, path)
     with pytest.raises(pickle.UnpicklingError, match='NotAllowed'):
+        torch.load(path, weights_only=True)
+
+
+class AttributeOf:
+    """Pickles as ``getattr(owner, name)``, the way HistoryBuffer's methods are pickled."""
+
+    def __init__(self, owner, name):
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return getattr, (self.owner, self.name)
+
+
+@pytest.mark.parametrize('owner, name', [(np.ndarray, 'tofile'), (HistoryBuffer, '__init__'),
+                                         (HistoryBuffer, '_statistics_methods')])
+def test_getattr_is_allowed_only_for_history_buffer_methods(tmp_path, owner, name):
+    path = tmp_path / 'getattr.pth'
+    torch.save({'payload': AttributeOf(owner, name)}, path)
+    with pytest.raises(pickle.UnpicklingError, match='allows getattr only for'):
         torch.load(path, weights_only=True)

@@ -7,8 +7,14 @@ without adapting, and its checkpoints hold more than tensors: the message hub's
 Rather than turning the check off for every file, mmsola allow-lists exactly the globals that
 mmengine's own checkpoints contain. Anything else in a file (arbitrary classes, functions)
 is still refused by torch.
+
+One of them needs care: ``HistoryBuffer.__getstate__`` stores its statistics methods, which
+pickle writes as ``getattr(HistoryBuffer, 'min')``. Allow-listing ``builtins.getattr`` would
+let a file fetch any attribute of any object it can name; instead the name ``builtins.getattr``
+is bound to :func:`history_buffer_method`, which resolves only HistoryBuffer's own methods.
 """
-from typing import List
+import pickle
+from typing import Any, List
 
 import numpy as np
 import torch
@@ -25,10 +31,21 @@ def _numpy_globals() -> List[object]:
             *sorted(dtype_classes, key=lambda c: c.__name__)]
 
 
-def _mmengine_globals() -> List[object]:
-    """The mmengine classes stored in a Runner checkpoint's ``message_hub``."""
+def history_buffer_method(owner: Any, name: str) -> Any:
+    """``getattr`` restricted to the public methods defined on mmengine's ``HistoryBuffer``."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer]
+    if (owner is not HistoryBuffer or name.startswith('_')
+            or not callable(vars(HistoryBuffer).get(name))):
+        raise pickle.UnpicklingError(
+            f'refusing getattr({owner!r}, {name!r}) while loading a checkpoint: mmsola allows '
+            'getattr only for the statistics methods of mmengine.logging.HistoryBuffer')
+    return getattr(owner, name)
+
+
+def _mmengine_globals() -> List[object]:
+    """The mmengine objects stored in a Runner checkpoint's ``message_hub``."""
+    from mmengine.logging import HistoryBuffer
+    return [HistoryBuffer, (history_buffer_method, 'builtins.getattr')]
 
 
 MMENGINE_CHECKPOINT_GLOBALS: List[object] = _numpy_globals() + _mmengine_globals()
