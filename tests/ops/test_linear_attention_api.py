@@ -153,6 +153,19 @@ def test_torch_compile_fullgraph(backend, device, request):
         assert rel_err(a, b) < 1e-5
 
 
+def test_torch_compile_one_graph_for_every_resolution():
+    """With dynamic shapes, new image sizes reuse the graph (the op takes N and hw at run time)."""
+    import torch._dynamo.testing
+    torch._dynamo.reset()
+    counter = torch._dynamo.testing.CompileCounter()
+    fn = torch.compile(lambda q, hw: linear_attention(q, q, q, hw=hw), fullgraph=True,
+                       dynamic=True, backend=counter)
+    for hw in [(7, 7), (14, 14), (1, 197), (28, 28)]:
+        q = rand(1, 2, hw[0] * hw[1], 32)
+        assert rel_err(fn(q, hw), linear_attention_torch(q, q, q, hw=hw)) < 1e-5
+    assert counter.frame_count == 1
+
+
 @pytest.mark.parametrize('backend', ['torch', 'triton'])
 def test_custom_op_passes_opcheck(backend, request):
     """Schema, fake (meta) implementation, autograd registration, no aliasing."""

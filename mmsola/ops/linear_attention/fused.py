@@ -373,7 +373,7 @@ def _config(head_dim: int) -> Tuple[int, int, int]:
         return 64, 4, 3
     if head_dim <= 64:
         return 64, 4, 2
-    return 32, 4, 2
+    return 32, 8, 2  # the fp32 (d x d) states alone are 2-4 x 32 KB of registers at d=128
 
 
 def _target_programs(device: torch.device) -> int:
