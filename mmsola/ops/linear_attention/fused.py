@@ -63,7 +63,30 @@ def _phi_grad(x):
 
 
 @triton.jit
-def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr):
+def _cos_sin(angle, FAST_TRIG: tl.constexpr):
+    """cos and sin of fp32 ``angle``, reduced to [-pi, pi] first (Cody-Waite, 2 pi = C1 + C2
+    with C1 = 6.28125 exact in 8 bits, so ``k * C1`` is exact for the angles RoPE makes).
+
+    ``FAST_TRIG`` (CUDA): the PTX ``cos.approx`` / ``sin.approx`` instructions (absolute error
+    ~1e-6 on [-pi, pi], a few instructions) instead of the accurate libdevice calls (~25+
+    instructions each, which would make the memory-bound kernels compute-bound at small d).
+    """
+    k = tl.floor(angle * 0.15915494309189535 + 0.5)
+    r = angle - k * 6.28125
+    r = r - k * 0.0019353071795864769
+    if FAST_TRIG:
+        c = tl.inline_asm_elementwise('cos.approx.f32 $0, $1;', '=f,f', [r], dtype=tl.float32,
+                                      is_pure=True, pack=1)
+        s = tl.inline_asm_elementwise('sin.approx.f32 $0, $1;', '=f,f', [r], dtype=tl.float32,
+                                      is_pure=True, pack=1)
+    else:
+        c = tl.cos(r)
+        s = tl.sin(r)
+    return c, s
+
+
+@triton.jit
+def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr, FAST_TRIG: tl.constexpr):
     """cos and sin of the rotation angles, (BLOCK_N, BDH), for token indices ``offs_n``.
 
     Pair ``p < d/4`` turns by ``row * theta[p]``, pair ``p >= d/4`` by
@@ -77,8 +100,7 @@ def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr):
     row = offs_n // W
     col = offs_n - row * W
     pos = tl.where(is_row[None, :], row[:, None], col[:, None]).to(tl.float32)
-    angle = pos * theta[None, :]
-    return tl.cos(angle), tl.sin(angle)
+    return _cos_sin(pos * theta[None, :], FAST_TRIG)
 
 
 @triton.jit
@@ -159,7 +181,7 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
                       N, W, CHUNK, NUM_HEADS,
                       D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                       BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                      DOT_PRECISION: tl.constexpr):
+                      DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
     num_chunks = tl.num_programs(0)
@@ -183,7 +205,7 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
         ks1 += tl.sum(kf1, axis=0)
         ks2 += tl.sum(kf2, axis=0)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
             kr1 = kf1 * cos - kf2 * sin
             kr2 = kf1 * sin + kf2 * cos
         else:
@@ -203,7 +225,7 @@ def _fwd_out_kernel(Q, O, KV, KS,
                     N, W, CHUNK, NUM_HEADS, eps,
                     D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                     BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                    DOT_PRECISION: tl.constexpr):
+                    DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = (pid_bh // NUM_HEADS).to(tl.int64)
@@ -224,7 +246,7 @@ def _fwd_out_kernel(Q, O, KV, KS,
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
             qr1 = qf1 * cos - qf2 * sin
             qr2 = qf1 * sin + qf2 * cos
         else:
@@ -242,7 +264,7 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
                   N, W, CHUNK, NUM_HEADS, eps,
                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                  DOT_PRECISION: tl.constexpr):
+                  DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
     num_chunks = tl.num_programs(0)
@@ -270,7 +292,7 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
             qr1 = qf1 * cos - qf2 * sin
             qr2 = qf1 * sin + qf2 * cos
         else:
@@ -313,7 +335,7 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
                    N, W, CHUNK, NUM_HEADS,
                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                   DOT_PRECISION: tl.constexpr):
+                   DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = (pid_bh // NUM_HEADS).to(tl.int64)
@@ -334,7 +356,7 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
         kf1 = tl.where(mask, _phi(k1), 0.0)
         kf2 = tl.where(mask, _phi(k2), 0.0)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH)
+            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
             kr1 = kf1 * cos - kf2 * sin
             kr2 = kf1 * sin + kf2 * cos
         else:
@@ -404,6 +426,7 @@ def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]]):
                 BDH=max(16, triton.next_power_of_2(half)), BLOCK_N=block_n,
                 USE_ROPE=hw is not None,
                 DOT_PRECISION='ieee' if q.dtype == torch.float32 else 'tf32',
+                FAST_TRIG=q.is_cuda and torch.version.hip is None,
                 num_warps=num_warps, num_stages=num_stages)
 
 
