@@ -39,7 +39,7 @@ class SoLAVision(BaseModule):
         in_channels (int): input channels. Defaults to 3.
         mlp_ratio (float): MLP hidden width / C_i. Defaults to 4.
         drop_path_rate (float, optional): stochastic depth, increasing linearly from 0 to this
-            over all blocks; defaults to the arch's ImageNet value.
+            over all blocks; defaults to the arch's ImageNet value (0.1 for a custom dict).
         hsb (bool): add the HSB cross-stage module into stage 3. Defaults to False.
         attn_backend (str): 'auto' | 'triton' | 'torch' for the linear-attention op.
         out_indices (Sequence[int] | int): stages whose (LayerNorm-ed) maps are returned.
@@ -268,14 +268,17 @@ class SoLAVision(BaseModule):
         """Load ``init_cfg``'s Pretrained checkpoint (logged, checked); other init_cfg types
         go through mmengine. Without an init_cfg the constructor's init is kept."""
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        pretrained = [c for c in cfgs if c and c.get('type') in ('Pretrained', 'PretrainedInit')]
-        others = [c for c in cfgs if c and c not in pretrained]
+        cfgs = [c for c in cfgs if c]
+        # type='Pretrained', or the class itself in new-style (lazy) configs
+        pretrained = [c for c in cfgs if getattr(c.get('type'), '__name__', c.get('type'))
+                      in ('Pretrained', 'PretrainedInit')]
+        others = [c for c in cfgs if c not in pretrained]
         if not pretrained:
             return super().init_weights()
         if others:
-            self.init_cfg = others
+            init_cfg, self.init_cfg = self.init_cfg, others
             super().init_weights()
-            self.init_cfg = cfgs
+            self.init_cfg = init_cfg
         for cfg in pretrained:
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
                             map_location=cfg.get('map_location', 'cpu'))
