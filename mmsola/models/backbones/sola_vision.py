@@ -219,7 +219,11 @@ class SoLAVision(BaseModule):
     # ------------------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(B, in_channels, H, W) -> tuple of (B, C_i, ceil(H/2**(i+2)), ceil(W/2**(i+2)))
-        for i in ``out_indices``."""
+        for i in ``out_indices``.
+
+        Odd sizes need no explicit pad-and-crop: every stride-2 step is a 3x3 conv with
+        padding 1 (zero-pads the odd edge inside), which yields exactly the ceil sizes.
+        """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__} expects a 4-D input (B, '
                              f'{self.in_channels}, H, W), got shape {tuple(x.shape)}')
