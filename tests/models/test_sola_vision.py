@@ -11,9 +11,9 @@ from .helpers import SMALL, expected_shapes, randomize_, small_backbone
 def test_output_shapes_any_size(hw):
     model = small_backbone(out_indices=(0, 1, 2, 3)).eval()
     with torch.no_grad():
-        outs = model(torch.rand(2, 3, *hw))
+        outs = model(torch.rand(1, 3, *hw))
     assert isinstance(outs, tuple)
-    assert [tuple(o.shape) for o in outs] == expected_shapes(2, hw)
+    assert [tuple(o.shape) for o in outs] == expected_shapes(1, hw)
     assert all(o.isfinite().all() for o in outs)
 
 
@@ -114,7 +114,7 @@ def test_any_resolution_without_state_changes():
 
 def test_eval_is_deterministic_and_train_drops_paths():
     model = small_backbone(drop_path_rate=0.5, out_indices=(3, ))
-    x = torch.rand(2, 3, 64, 64)
+    x = torch.rand(2, 3, 32, 32)
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x)[0], model(x)[0])
@@ -125,7 +125,7 @@ def test_eval_is_deterministic_and_train_drops_paths():
 
 def test_cpu_autocast_bf16_runs_finite_and_close():
     model = randomize_(small_backbone(out_indices=(0, 3))).eval()
-    x = torch.rand(1, 3, 65, 47)
+    x = torch.rand(1, 3, 33, 41)
     with torch.no_grad():
         ref = model(x)
         with torch.autocast('cpu', dtype=torch.bfloat16):
