@@ -389,13 +389,26 @@ _PROGRAMS_PER_SM = 4
 _CPU_TARGET_PROGRAMS = 4  # under the interpreter: keep the grid small
 
 
-def _config(head_dim: int) -> Tuple[int, int, int]:
-    """(BLOCK_N, num_warps, num_stages): a fixed choice per head dim (no autotuning)."""
+def _config(head_dim: int, dtype: torch.dtype, backward: bool) -> Tuple[int, int, int]:
+    """(BLOCK_N, num_warps, num_stages): fixed per head dim, dtype and direction (no autotuning,
+    nothing depends on N).
+
+    Chosen without a GPU from Triton's sm_90 compilation (register use, no spills; GPU timing
+    pending): the backward keeps two (d x d) fp32 states per program and fp32 inputs use FMA
+    (IEEE) dots, both of which need smaller token blocks or more warps. fp32 with d >= 96 still
+    spills in the backward.
+    """
+    if dtype == torch.float32:
+        if head_dim <= 32:
+            return 32, 8, 2
+        if head_dim <= 64:
+            return (16, 8, 2) if backward else (32, 8, 2)
+        return 16, 16, 2
     if head_dim <= 32:
-        return 64, 4, 3
+        return (64, 4, 2) if backward else (64, 4, 3)
     if head_dim <= 64:
-        return 64, 4, 2
-    return 32, 8, 2  # the fp32 (d x d) states alone are 2-4 x 32 KB of registers at d=128
+        return (32, 8, 2) if backward else (64, 8, 2)
+    return (16, 8, 2) if backward else (32, 8, 2)
 
 
 def _target_programs(device: torch.device) -> int:
@@ -418,9 +431,9 @@ def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
     return x if x.stride(-1) == 1 else x.contiguous()
 
 
-def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]]):
+def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]], backward: bool = False):
     d = q.shape[-1]
-    block_n, num_warps, num_stages = _config(d)
+    block_n, num_warps, num_stages = _config(d, q.dtype, backward)
     half = d // 2
     return dict(D=d, HALF=half, BD=max(16, triton.next_power_of_2(d)),
                 BDH=max(16, triton.next_power_of_2(half)), BLOCK_N=block_n,
@@ -472,7 +485,7 @@ def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
     do, q, k, v = (_last_dim_contiguous(x) for x in (do, q, k, v))
     kv, ks = kv.float().contiguous(), ks.float().contiguous()
     batch, heads, num_tokens, d = q.shape
-    meta = _meta(q, hw)
+    meta = _meta(q, hw, backward=True)
     chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
                                   chunk_size)
     width = hw[1] if hw is not None else 1
