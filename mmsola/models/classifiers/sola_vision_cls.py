@@ -12,6 +12,7 @@ from typing import Optional, Union
 
 from mmengine.registry import MODELS
 
+from ...utils import import_toolkit
 from ..backbones.sola_vision import NUM_STAGES, SoLAVision
 
 ARCH_FIELDS = ('embed_dims', 'depths', 'num_heads', 'layer_pattern')
@@ -42,16 +43,10 @@ def build_sola_vision_cls(arch: Union[str, dict] = 'tiny',
         **backbone_overrides: more SoLAVision arguments (e.g. ``layer_pattern``, ``hsb``).
 
     Raises:
-        ImportError: mmpretrain is not installed.
+        ImportError: mmpretrain is not installed, or its version is unsupported.
     """
-    try:
-        from mmpretrain.models import ImageClassifier
-    except ImportError as err:
-        raise ImportError(
-            "SoLAVisionCls builds mmpretrain's ImageClassifier, but mmpretrain could not be "
-            "imported; install it with `pip install 'mmpretrain>=1.0.0,<1.3.0'` (or `pip "
-            "install -e '.[mm]'` in mmsola). The SoLAVision backbone itself needs only "
-            'torch and mmengine.') from err
+    import_toolkit('mmpretrain')  # clear errors for a missing or unsupported mmpretrain
+    from mmpretrain.models import ImageClassifier
 
     backbone_cfg = dict(type='SoLAVision', arch=arch, out_indices=(NUM_STAGES - 1, ))
     backbone_cfg.update(backbone or {})
