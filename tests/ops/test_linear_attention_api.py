@@ -185,6 +185,30 @@ def test_jit_trace_shows_one_op_node_for_both_backends():
         assert kinds == [LINEAR_ATTENTION_OP_NAME]
 
 
+def test_eager_fast_path_and_dispatch_modes_see_the_op():
+    """Eager calls skip the custom-op dispatch (autograd.Function); a dispatch mode (e.g. a
+    FLOP counter) sees one ``mmsola::linear_attention_fwd`` call; both give the same result."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Recorder(TorchDispatchMode):
+
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    q = rand(1, 2, 49, 32).requires_grad_()
+    eager = linear_attention(q, q, q, hw=(7, 7), backend='torch')
+    assert type(eager.grad_fn).__name__ == 'LinearAttentionFunctionBackward'
+    with Recorder() as recorder:
+        traced = linear_attention(q, q, q, hw=(7, 7), backend='torch')
+    assert recorder.ops[0] == 'mmsola.linear_attention_fwd.default'
+    assert torch.equal(eager, traced)
+
+
 # ---------------------------------------------------------------- no recompile for a new N
 
 def _jit_function(kernel):

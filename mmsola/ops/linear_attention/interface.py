@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from .op import linear_attention_fwd
+from .op import linear_attention_call
 
 try:
     from mmengine.logging import print_log
@@ -211,5 +211,4 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
     q, k, v = _autocast(q, k, v)
     name = select_backend(backend, q)
     h, w = hw if hw is not None else (0, 0)
-    o, _, _ = linear_attention_fwd(q, k, v, h, w, float(eps), name)
-    return o
+    return linear_attention_call(q, k, v, h, w, float(eps), name)
