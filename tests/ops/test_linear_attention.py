@@ -172,6 +172,28 @@ def test_torch_backend_keeps_float64():
     assert rel_err(out, linear_attention_torch(q, k, v, hw=(4, 5))) < 1e-12
 
 
+@pytest.mark.parametrize('backend', ['torch', 'triton'])
+def test_backward_keeps_only_the_inputs_and_the_state(backend, device, request):
+    """What autograd saves for the backward: q, k, v and the small (d x d) state, so the
+    torch fallback trains in about the memory of the inputs (the reference keeps ~5 fp32
+    (B, H, N, d) tensors more)."""
+    if backend == 'triton':
+        request.getfixturevalue('triton_device')
+    q, k, v, _ = make_inputs((2, 2, 64, 32), torch.bfloat16, device)
+    leaves = [x.requires_grad_() for x in (q, k, v)]
+    saved = {}
+
+    def pack(t):
+        saved[(t.untyped_storage().data_ptr(), t.storage_offset(), t.shape)] = t.nbytes
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        linear_attention(*leaves, hw=(8, 8), backend=backend)
+    input_bytes = 3 * q.nbytes
+    state_bytes = 2 * 2 * (32 * 32 + 32) * 4
+    assert sum(saved.values()) <= input_bytes + state_bytes
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 @pytest.mark.parametrize('shape,dtype', [((2, 8, 4096, 64), torch.bfloat16),
