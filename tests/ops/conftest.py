@@ -1,16 +1,10 @@
-"""Run the Triton kernels in the Triton interpreter when there is no CUDA GPU.
+"""Fixtures for the op tests: the device, and whether the Triton backend can run on it.
 
-TRITON_INTERPRET must be set before the kernels are created (at the first import of
-``mmsola.ops.linear_attention.fused``), so it is set here, at collection. On a machine with a
-GPU it is left alone and the same tests run the compiled kernels.
+``tests/conftest.py`` sets TRITON_INTERPRET=1 on machines without CUDA, before any kernel is
+created, so the Triton kernels run in the interpreter there.
 """
-import os
-
 import pytest
 import torch
-
-if not torch.cuda.is_available():
-    os.environ.setdefault('TRITON_INTERPRET', '1')
 
 
 def _triton_runnable(device: str) -> str:
