@@ -26,10 +26,14 @@ def test_out_indices_select_and_normalise():
         small_backbone(out_indices=(4, ))
 
 
-@pytest.mark.parametrize('shape', [(3, 32, 32), (1, 1, 3, 32, 32), (1, 4, 32, 32)])
-def test_bad_input_is_a_clear_error(shape):
+@pytest.mark.parametrize('shape, message', [
+    ((3, 32, 32), r'4-D input \(B, 3, H, W\)'),
+    ((1, 1, 3, 32, 32), r'4-D input \(B, 3, H, W\)'),
+    ((1, 4, 32, 32), r'in_channels=3, got an input with 4 channels'),
+])
+def test_bad_input_is_a_clear_error(shape, message):
     model = small_backbone()
-    with pytest.raises(ValueError, match=r'4-D input \(B, 3, H, W\)'):
+    with pytest.raises(ValueError, match=message):
         model(torch.rand(*shape))
 
 

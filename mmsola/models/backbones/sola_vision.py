@@ -224,9 +224,13 @@ class SoLAVision(BaseModule):
         Odd sizes need no explicit pad-and-crop: every stride-2 step is a 3x3 conv with
         padding 1 (zero-pads the odd edge inside), which yields exactly the ceil sizes.
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
+        if x.dim() != 4:
             raise ValueError(f'{type(self).__name__} expects a 4-D input (B, '
                              f'{self.in_channels}, H, W), got shape {tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'{type(self).__name__} was built with in_channels='
+                             f'{self.in_channels}, got an input with {x.shape[1]} channels '
+                             f'(shape {tuple(x.shape)}); set in_channels to match the images')
         x = self.stem(x)
         outs, feats = [], []
         for i, stage in enumerate(self.stages):
