@@ -35,6 +35,18 @@ def rope_2d_angles(hw: Tuple[int, int], head_dim: int, device=None,
     return angles.to(dtype)
 
 
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the channel pairs ``(p, p + d/2)`` of ``x`` (..., N, d) by angles with
+    ``cos``, ``sin`` of shape (N, d/2)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+def rotate_transposed(g: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The transposed (inverse) rotation of :func:`rotate`, used for gradients."""
+    return rotate(g, cos, -sin)
+
+
 def apply_rope_2d(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     """Rotate ``x`` of shape (..., N, d) by the 2-D RoPE of grid ``hw``; same shape and dtype.
 
@@ -44,7 +56,4 @@ def apply_rope_2d(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     check_rope_args(n, d, hw)
     compute = torch.float64 if x.dtype == torch.float64 else torch.float32
     angles = rope_2d_angles(hw, d, device=x.device, dtype=compute)
-    cos, sin = angles.cos(), angles.sin()
-    x1, x2 = x.to(compute).chunk(2, dim=-1)
-    out = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return out.to(x.dtype)
+    return rotate(x.to(compute), angles.cos(), angles.sin()).to(x.dtype)

@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..rope import apply_rope_2d, check_rope_args, rope_2d_angles
+from ..rope import apply_rope_2d, check_rope_args, rope_2d_angles, rotate, rotate_transposed
 
 
 def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -71,21 +71,13 @@ def _rotation(hw, head_dim, x):
 
 
 def _rotate(x, rot):
-    """rope(x) with precomputed (cos, sin) of shape (N, d/2)."""
-    if rot is None:
-        return x
-    cos, sin = rot
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    """rope(x) with precomputed (cos, sin) of shape (N, d/2); identity without RoPE."""
+    return x if rot is None else rotate(x, *rot)
 
 
 def _rotate_t(g, rot):
-    """The transposed rotation (rope^T), used for gradients."""
-    if rot is None:
-        return g
-    cos, sin = rot
-    g1, g2 = g.chunk(2, dim=-1)
-    return torch.cat([g1 * cos + g2 * sin, g2 * cos - g1 * sin], dim=-1)
+    """rope^T(g), used for gradients; identity without RoPE."""
+    return g if rot is None else rotate_transposed(g, *rot)
 
 
 def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
