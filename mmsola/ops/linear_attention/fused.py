@@ -87,6 +87,19 @@ def _cos_sin(angle, FAST_TRIG: tl.constexpr):
 
 
 @triton.jit
+def _features(x1, x2, mask):
+    """phi of both channel halves, zero on masked-out rows and channels."""
+    return tl.where(mask, _phi(x1), 0.0), tl.where(mask, _phi(x2), 0.0)
+
+
+@triton.jit
+def _rotate(x1, x2, cos, sin):
+    """Rotate the channel pairs (x1, x2) by the angles of ``cos``, ``sin``; with ``-sin`` it
+    is the transposed rotation (rope^T), used for gradients."""
+    return x1 * cos - x2 * sin, x1 * sin + x2 * cos
+
+
+@triton.jit
 def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr, FAST_TRIG: tl.constexpr):
     """cos and sin of the rotation angles, (BLOCK_N, BDH), for token indices ``offs_n``.
 
@@ -201,14 +214,12 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
         v = _load_full(v_base, offs_n, stride_vn, N, D, BD)
-        kf1 = tl.where(mask, _phi(k1), 0.0)
-        kf2 = tl.where(mask, _phi(k2), 0.0)
+        kf1, kf2 = _features(k1, k2, mask)
         ks1 += tl.sum(kf1, axis=0)
         ks2 += tl.sum(kf2, axis=0)
         if USE_ROPE:
             cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
-            kr1 = kf1 * cos - kf2 * sin
-            kr2 = kf1 * sin + kf2 * cos
+            kr1, kr2 = _rotate(kf1, kf2, cos, sin)
         else:
             kr1 = kf1
             kr2 = kf2
@@ -242,14 +253,12 @@ def _fwd_out_kernel(Q, O, KV, KS,
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
-        qf1 = tl.where(mask, _phi(q1), 0.0)
-        qf2 = tl.where(mask, _phi(q2), 0.0)
+        qf1, qf2 = _features(q1, q2, mask)
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
             cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
-            qr1 = qf1 * cos - qf2 * sin
-            qr2 = qf1 * sin + qf2 * cos
+            qr1, qr2 = _rotate(qf1, qf2, cos, sin)
         else:
             qr1 = qf1
             qr2 = qf2
@@ -288,14 +297,12 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
         do = _load_full(do_base, offs_n, stride_don, N, D, BD)
-        qf1 = tl.where(mask, _phi(q1), 0.0)
-        qf2 = tl.where(mask, _phi(q2), 0.0)
+        qf1, qf2 = _features(q1, q2, mask)
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
             cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
-            qr1 = qf1 * cos - qf2 * sin
-            qr2 = qf1 * sin + qf2 * cos
+            qr1, qr2 = _rotate(qf1, qf2, cos, sin)
         else:
             qr1 = qf1
             qr2 = qf2
@@ -308,8 +315,7 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
         dqr1 = tl.dot(du, tl.trans(kv1), input_precision=DOT_PRECISION) * inv_n
         dqr2 = tl.dot(du, tl.trans(kv2), input_precision=DOT_PRECISION) * inv_n
         if USE_ROPE:
-            dqf1 = dqr1 * cos + dqr2 * sin
-            dqf2 = dqr2 * cos - dqr1 * sin
+            dqf1, dqf2 = _rotate(dqr1, dqr2, cos, -sin)
         else:
             dqf1 = dqr1
             dqf2 = dqr2
@@ -354,12 +360,10 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
         v = _load_full(v_base, offs_n, stride_vn, N, D, BD)
-        kf1 = tl.where(mask, _phi(k1), 0.0)
-        kf2 = tl.where(mask, _phi(k2), 0.0)
+        kf1, kf2 = _features(k1, k2, mask)
         if USE_ROPE:
             cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
-            kr1 = kf1 * cos - kf2 * sin
-            kr2 = kf1 * sin + kf2 * cos
+            kr1, kr2 = _rotate(kf1, kf2, cos, sin)
         else:
             kr1 = kf1
             kr2 = kf2
@@ -370,8 +374,7 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
         dkr1 = tl.dot(v, tl.trans(dkv1), input_precision=DOT_PRECISION)
         dkr2 = tl.dot(v, tl.trans(dkv2), input_precision=DOT_PRECISION)
         if USE_ROPE:
-            dkf1 = dkr1 * cos + dkr2 * sin
-            dkf2 = dkr2 * cos - dkr1 * sin
+            dkf1, dkf2 = _rotate(dkr1, dkr2, cos, -sin)
         else:
             dkf1 = dkr1
             dkf2 = dkr2
