@@ -32,12 +32,15 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 py=$venv/bin/python
 pip() { "$py" -m pip --disable-pip-version-check "$@"; }
+# every install is constrained by the pinned file: a package's own requirement (torch asks
+# for setuptools>=77) cannot move a pinned build tool past what mmcv's build needs
+pip_install() { pip install -q -c "$pinned" "$@"; }
 
 log "build tools"
-pip install -q 'setuptools<81' wheel ninja packaging
+pip_install "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)" packaging
 
 log "$(pin torch) $(pin torchvision)"
-pip install -q "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
+pip_install "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
 
 # --- mmcv: compiled against this torch, cached by (mmcv, torch, python) ---------------------
 mmcv_pin=$(pin mmcv)
@@ -46,7 +49,11 @@ key=$("$py" -c 'import sys, torch; print(f"torch{torch.__version__}-cp{sys.versi
 wheel_dir=$cache/wheels/mmcv-$mmcv_ver/$key
 mmcv_wheel=$(ls "$wheel_dir"/mmcv-"$mmcv_ver"-*.whl 2>/dev/null | head -n1 || true)
 if [[ -z $mmcv_wheel ]]; then
-  log "compiling mmcv $mmcv_ver with ops against $key (about 5 minutes on 2 cores)"
+  log "compiling mmcv $mmcv_ver with ops against $key (about 9 minutes on 2 cores)"
+  "$py" -c 'import pkg_resources' 2>/dev/null || {
+    echo "[install] mmcv's setup.py needs pkg_resources, which $("$py" -m pip show setuptools | grep ^Version) lacks; pin setuptools<81 in $pinned" >&2
+    exit 1
+  }
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   pip download -q --no-deps --no-build-isolation --no-binary :all: -d "$work" "$mmcv_pin"
@@ -67,10 +74,10 @@ fi
 
 log "mm toolkits"
 grep -vE '^(#|$|torch==|torchvision==|mmcv==)' "$pinned" > "$venv/.pins"
-pip install -q "$mmcv_wheel" -r "$venv/.pins" -c "$pinned"
+pip_install "$mmcv_wheel" -r "$venv/.pins"
 
 log "mmsola (editable)"
-pip install -q --no-build-isolation --no-deps -e "$repo"
+pip_install --no-build-isolation --no-deps -e "$repo"
 
 "$py" - <<'PY'
 import mmcv, mmcv.ops, mmdet, mmseg, mmpretrain, mmengine, torch, triton, mmsola
