@@ -7,10 +7,9 @@ one flop (as in fvcore). The model is the ImageNet classifier (backbone, global 
 linear head with ``--num-classes``), the same parameters as ``SoLAVisionCls``.
 
 mmengine has no handle for ``aten::scaled_dot_product_attention``; this tool adds one
-(QK^T and attn @ V). The linear-attention op is counted by the handle ``mmsola.ops`` exports
-for its traced custom op, or, where it traces as plain aten ops (the torch backend), by
-mmengine's own ``matmul`` handle. Each reported attention total is checked against a hand
-count of the formulas (``attention_flops_by_hand``); a disagreement is an error.
+(QK^T and attn @ V). The linear-attention op traces as one custom-op node whatever its
+backend, counted by the handle ``mmsola.ops`` exports. Each reported attention total is checked
+against a hand count of the formulas (``attention_flops_by_hand``); a disagreement is an error.
 """
 import argparse
 import math
@@ -23,6 +22,7 @@ from torch import nn
 
 import mmsola  # noqa: F401  (registers SoLAVision)
 from mmsola.models import SoLAVision
+from mmsola.ops import LINEAR_ATTENTION_OP_NAME, linear_attention_flop_handle
 
 
 def sdpa_flop_jit(inputs: List, outputs: List) -> int:
@@ -35,14 +35,6 @@ def sdpa_flop_jit(inputs: List, outputs: List) -> int:
     q, k, v = (get_shape(x) for x in inputs[:3])
     batch = math.prod(q[:-2])
     return batch * q[-2] * k[-2] * (q[-1] + v[-1])
-
-
-def linear_attention_handles() -> Dict[str, object]:
-    """Op name -> flop handle for the linear-attention op, if mmsola.ops exports them."""
-    import mmsola.ops as ops
-    name = getattr(ops, 'LINEAR_ATTENTION_OP_NAME', None)
-    handle = getattr(ops, 'linear_attention_flop_handle', None)
-    return {name: handle} if name and handle else {}
 
 
 class CountedClassifier(nn.Module):
@@ -93,17 +85,16 @@ def measure(model: nn.Module, shape: Sequence[int]) -> Dict[str, object]:
     inputs = (torch.zeros(1, 3, *shape), )
     analyzer = FlopAnalyzer(model.eval(), inputs)
     analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit,
-                           **linear_attention_handles())
+                           **{LINEAR_ATTENTION_OP_NAME: linear_attention_flop_handle})
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return dict(flops=analyzer.total(), by_operator=Counter(analyzer.by_operator()),
                 params=parameter_count(model)[''])
 
 
 def traced_attention(by_operator: Counter) -> Counter:
-    """Attention flops as traced: SDPA, and the linear op (its custom op or aten matmuls)."""
-    linear_ops = [n.split('::')[-1] for n in linear_attention_handles()] + ['matmul']
+    """Attention flops as traced: SDPA and the linear-attention custom op."""
     return Counter(softmax=by_operator.get('scaled_dot_product_attention', 0),
-                   linear=sum(by_operator.get(n, 0) for n in linear_ops))
+                   linear=by_operator.get(LINEAR_ATTENTION_OP_NAME.split('::')[-1], 0))
 
 
 def report(arch: str, shape: Sequence[int], layer_pattern: Optional[str] = None,
