@@ -24,6 +24,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from ..rope import check_rope_args
 from .op import linear_attention_call
 
 try:
@@ -101,12 +102,7 @@ def _check_inputs(q, k, v, hw, backend) -> None:
                 or not all(x > 0 for x in hw)):
             raise ValueError(f'hw must be None or a (height, width) pair of positive ints, '
                              f'got {hw!r}')
-        if hw[0] * hw[1] != num_tokens:
-            raise ValueError(f'hw={tuple(hw)} must be a (height, width) grid with height * '
-                             f'width == N = {num_tokens} tokens')
-        if head_dim % 4 != 0:
-            raise ValueError(f'2-D RoPE needs a head dim divisible by 4, got {head_dim}; '
-                             'choose widths and heads so that width / heads is a multiple of 4')
+        check_rope_args(num_tokens, head_dim, hw)
 
 
 def _triton_unsupported(q: torch.Tensor) -> Tuple[Optional[type], str]:

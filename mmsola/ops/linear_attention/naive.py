@@ -50,7 +50,8 @@ def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 # forward / hand-written backward (the torch backend of the custom op)
 # ---------------------------------------------------------------------------------------------
 
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """float64 for float64 inputs, else float32 (also the dtype of the saved state)."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
@@ -88,7 +89,7 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ``KV = rope(phi(k))^T v`` (B, H, d, d) and ``s = sum_n phi(k)`` (B, H, d) are sums over
     tokens in the compute dtype (float32; float64 for float64 inputs), saved for the backward.
     """
-    compute = _compute_dtype(q)
+    compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
     qf, kf = _phi(q.to(compute)), _phi(k.to(compute))
     rot = _rotation(hw, head_dim, qf)
@@ -114,7 +115,7 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
         dkr = v dKV^T               dv  = kr dKV                dkf = rope^T(dkr) + ds
         dq  = dqf phi'(q)           dk  = dkf phi'(k)           phi'(x) = 1 if x > 0 else e^x
     """
-    compute = _compute_dtype(q)
+    compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
     q_, k_, v_, do_ = (x.to(compute) for x in (q, k, v, do))
     kv, ks = kv.to(compute), ks.to(compute)

@@ -29,7 +29,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .naive import linear_attention_torch_bwd, linear_attention_torch_fwd
+from .naive import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
 
 LINEAR_ATTENTION_OP_NAME = 'mmsola::linear_attention_fwd'
 LINEAR_ATTENTION_BWD_OP_NAME = 'mmsola::linear_attention_bwd'
@@ -45,10 +45,6 @@ def _kernel_context(x: Tensor):
     device = torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
     with torch.autocast(device_type=x.device.type, enabled=False), device:
         yield
-
-
-def _state_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _forward(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
@@ -86,7 +82,7 @@ def linear_attention_fwd(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: f
 @linear_attention_fwd.register_fake
 def _linear_attention_fwd_fake(q, k, v, h, w, eps, backend):
     batch, heads, _, d = q.shape
-    state = _state_dtype(q)
+    state = compute_dtype(q)
     return (torch.empty_like(q, memory_format=torch.contiguous_format),
             q.new_empty((batch, heads, d, d), dtype=state),
             q.new_empty((batch, heads, d), dtype=state))
