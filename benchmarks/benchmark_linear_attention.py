@@ -69,6 +69,18 @@ def copy_bandwidth(device: str, reps: int) -> float:
     return 2 * src.numel() * src.element_size() / ms / 1e6
 
 
+def work_split(shape: Tuple[int, ...], dtype: torch.dtype) -> str:
+    """How the fused op splits this shape over programs, forward and backward."""
+    from mmsola.ops.linear_attention import fused
+    batch, heads, num_tokens, d = shape
+    parts = []
+    for name, backward in (('fwd', False), ('bwd', True)):
+        block_n = fused._config(d, dtype, backward)[0]
+        chunks = fused._chunking(num_tokens, batch * heads, block_n, torch.device('cuda'))[1]
+        parts.append(f'{name}: ' + ('one pass' if chunks == 1 else f'{chunks} chunks'))
+    return ', '.join(parts)
+
+
 def run_shape(shape, dtype_name, device, reps, use_compile) -> List[Dict]:
     dtype = DTYPES[dtype_name]
     hw = grid_of(shape[2])
@@ -78,7 +90,8 @@ def run_shape(shape, dtype_name, device, reps, use_compile) -> List[Dict]:
     leaves = [x.clone().requires_grad_() for x in (q, k, v)]
     fns = {}
     if device == 'cuda':
-        fns['triton op'] = lambda a, b, c: linear_attention(a, b, c, hw=hw, backend='triton')
+        fns[f'triton op ({work_split(shape, dtype)})'] = (
+            lambda a, b, c: linear_attention(a, b, c, hw=hw, backend='triton'))
     fns['torch op'] = lambda a, b, c: linear_attention(a, b, c, hw=hw, backend='torch')
     fns['eager reference'] = lambda a, b, c: linear_attention_torch(a, b, c, hw=hw)
     if use_compile:
@@ -141,7 +154,14 @@ def main(argv: Optional[List[str]] = None) -> str:
                         help='skip torch.compile of the reference (default on cpu)')
     parser.add_argument('--reps', type=int, default=10, help='repetitions on cpu')
     parser.add_argument('--out', type=Path, help='also write the markdown table here')
+    parser.add_argument('--programs-per-sm', type=int,
+                        help='override the fused op\'s _PROGRAMS_PER_SM (when B * heads '
+                        'reaches this many programs per SM, one program per batch-head; else '
+                        'the tokens are split): for tuning')
     args = parser.parse_args(argv)
+    if args.programs_per_sm:
+        from mmsola.ops.linear_attention import fused
+        fused._PROGRAMS_PER_SM = args.programs_per_sm
 
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('no CUDA device; use --device cpu for a smoke run')

@@ -23,7 +23,7 @@ from triton.runtime.jit import JITFunction, create_function_from_signature
 
 from mmsola.ops.linear_attention import fused
 
-KERNELS = ('_fwd_state_kernel', '_fwd_out_kernel', '_bwd_q_kernel', '_bwd_kv_kernel')
+KERNELS = fused.KERNEL_NAMES
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32}
 
 
@@ -45,9 +45,12 @@ def launches_of(head_dim, dtype, hw):
         for name in KERNELS:
             setattr(fused, name, Record(saved[name]))
         fused._meta = lambda *a, **kw: {**meta(*a, **kw), 'FAST_TRIG': True}  # the CUDA path
-        q = torch.zeros(1, 2, hw[0] * hw[1], head_dim, dtype=dtype)
-        o, kv, ks = fused.fused_linear_attention_fwd(q, q, q, hw, 1e-6)
-        fused.fused_linear_attention_bwd(q, q, q, q, kv, ks, hw, 1e-6)
+        num_tokens = hw[0] * hw[1]
+        q = torch.zeros(1, 2, num_tokens, head_dim, dtype=dtype)
+        kv, ks = torch.zeros(1, 2, head_dim, head_dim), torch.zeros(1, 2, head_dim)
+        for chunk_size in (num_tokens, 16):  # the one-pass kernels, then the split ones
+            fused.fused_linear_attention_fwd(q, q, q, hw, 1e-6, chunk_size=chunk_size)
+            fused.fused_linear_attention_bwd(q, q, q, q, kv, ks, hw, 1e-6, chunk_size=chunk_size)
     finally:
         fused._meta = meta
         for name, kernel in saved.items():
@@ -88,7 +91,7 @@ def main():
     target = GPUTarget('cuda', args.arch, 32)
     for d in args.head_dims:
         for dtype in args.dtypes:
-            for kernel, a, kw in launches_of(d, DTYPES[dtype], (7, 7)):
+            for kernel, a, kw in launches_of(d, DTYPES[dtype], (16, 16)):
                 compiled = compile_launch(kernel, a, kw, target)
                 regs, stack = resource_usage(compiled.asm['cubin'])
                 print(f'{kernel.__name__} d={d} {dtype} warps={compiled.metadata.num_warps} '

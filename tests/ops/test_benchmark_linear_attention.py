@@ -5,10 +5,15 @@ from pathlib import Path
 BENCHMARK = Path(__file__).resolve().parents[2] / 'benchmarks' / 'benchmark_linear_attention.py'
 
 
-def test_benchmark_runs_on_cpu(tmp_path):
+def load_benchmark():
     spec = importlib.util.spec_from_file_location('benchmark_linear_attention', BENCHMARK)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_runs_on_cpu(tmp_path):
+    module = load_benchmark()
     out = tmp_path / 'table.md'
     table = module.main(['--device', 'cpu', '--shapes', '1,2,16,16', '--reps', '2', '--out',
                          str(out)])
@@ -19,3 +24,15 @@ def test_benchmark_runs_on_cpu(tmp_path):
         fwd_ms, fwd_bwd_ms = float(row.split('|')[4]), float(row.split('|')[7])
         assert 0 < fwd_ms and 0 < fwd_bwd_ms
     assert module.grid_of(3136) == (56, 56) and module.grid_of(32768) == (128, 256)
+
+
+def test_benchmark_labels_the_work_split(monkeypatch):
+    """The Triton rows say which kernels ran (for an H100's 132 SMs here)."""
+    import torch
+    from mmsola.ops.linear_attention import fused
+    module = load_benchmark()
+    monkeypatch.setattr(fused, '_target_programs', lambda device: 2 * 132)
+    assert (module.work_split((128, 2, 3136, 32), torch.bfloat16)
+            == 'fwd: one pass, bwd: one pass')
+    assert (module.work_split((2, 8, 32768, 64), torch.bfloat16)
+            == 'fwd: 16 chunks, bwd: 16 chunks')

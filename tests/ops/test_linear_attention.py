@@ -40,13 +40,15 @@ def assert_close_to_reference(got, ref, dtype, what=''):
         assert err < TOL[dtype], f'{what} {name}: relative error {err:.2e} >= {TOL[dtype]}'
 
 
-# (B, H, N, d, hw, dtype, chunk_size): odd N, flat grids, no RoPE, padded head dims (48, 96),
-# several chunks per (batch, head) so the cross-program reduction is exercised.
+# (B, H, N, d, hw, dtype, chunk_size): odd N, flat grids, no RoPE, padded head dims (48, 96).
+# chunk_size None: the one-pass kernels; a chunk size below N: the split kernels, with several
+# chunks per (batch, head) to add up.
 TRITON_CASES = [
     (1, 2, 49, 16, (7, 7), torch.float32, None),
     (1, 2, 197, 32, (1, 197), torch.float32, 64),
     (2, 1, 197, 48, (197, 1), torch.float32, None),
     (1, 2, 197, 48, None, torch.float32, 32),
+    (1, 2, 197, 48, None, torch.float32, None),
     (1, 1, 36, 96, (6, 6), torch.float32, None),
     (1, 1, 16, 128, (4, 4), torch.float32, None),
     (1, 2, 49, 32, (7, 7), torch.bfloat16, 16),
@@ -57,6 +59,7 @@ TRITON_CASES = [
 
 @pytest.mark.parametrize('B,H,N,d,hw,dtype,chunk', TRITON_CASES)
 def test_triton_kernels_match_float64(B, H, N, d, hw, dtype, chunk, triton_device):
+    chunk = chunk or N
     q, k, v, do = make_inputs((B, H, N, d), dtype, triton_device)
     o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk)
     grads = fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6, chunk_size=chunk)
@@ -199,9 +202,12 @@ def test_backward_keeps_only_the_inputs_and_the_state(backend, device, request):
 @pytest.mark.parametrize('shape,dtype', [((2, 8, 4096, 64), torch.bfloat16),
                                          ((8, 2, 3136, 32), torch.bfloat16),
                                          ((2, 4, 3137, 96), torch.float32),
-                                         ((2, 2, 3136, 48), torch.float16)])
+                                         ((2, 2, 3136, 48), torch.float16),
+                                         ((96, 4, 784, 32), torch.bfloat16)])
 def test_triton_on_gpu_large(shape, dtype):
-    hw = (56, 56) if shape[2] == 3136 else (1, shape[2])
+    """The split kernels (few batch-heads) and, for (96, 4, 784, 32), the one-pass ones."""
+    side = int(shape[2]**0.5)
+    hw = (side, side) if side * side == shape[2] else (1, shape[2])
     q, k, v, do = make_inputs(shape, dtype, 'cuda')
     leaves = [x.clone().requires_grad_() for x in (q, k, v)]
     out = linear_attention(*leaves, hw=hw, backend='triton')

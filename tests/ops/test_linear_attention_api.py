@@ -231,11 +231,8 @@ def _compile_cache_key(jit_fn, args, kwargs):
     return compute_cache_key({}, specialization, options)
 
 
-KERNELS = ('_fwd_state_kernel', '_fwd_out_kernel', '_bwd_q_kernel', '_bwd_kv_kernel')
-
-
 def _record_launches(monkeypatch):
-    launches = {name: [] for name in KERNELS}
+    launches = {name: [] for name in fused.KERNEL_NAMES}
 
     class Recorder:
 
@@ -250,12 +247,13 @@ def _record_launches(monkeypatch):
 
             return launch
 
-    for name in KERNELS:
+    for name in fused.KERNEL_NAMES:
         monkeypatch.setattr(fused, name, Recorder(name, getattr(fused, name)))
     return launches
 
 
 def _run_all_kernels(N, hw, device, layout):
+    """Forward and backward through the one-pass and the split kernels (4 chunks)."""
     B, H, d = 1, 2, 32
     if layout == 'contiguous':
         q, k, v, do = (rand(B, H, N, d, dtype=torch.bfloat16, device=device) for _ in range(4))
@@ -263,8 +261,13 @@ def _run_all_kernels(N, hw, device, layout):
         qkv = rand(B, N, 3, H, d, dtype=torch.bfloat16, device=device)
         q, k, v = (x.transpose(1, 2) for x in qkv.unbind(2))
         do = rand(B, N, H, d, dtype=torch.bfloat16, device=device).transpose(1, 2)
-    o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6)
-    fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6)
+    for chunk_size in (N, N // 4):
+        o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk_size)
+        fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6, chunk_size=chunk_size)
+
+
+# N >= 4 token blocks (64 tokens for bf16, d=32), so that N // 4 gives several chunks
+RESOLUTIONS = [(256, (16, 16)), (300, (15, 20)), (393, (1, 393))]
 
 
 def test_new_resolution_reuses_the_compiled_kernels(monkeypatch, triton_device):
@@ -275,34 +278,51 @@ def test_new_resolution_reuses_the_compiled_kernels(monkeypatch, triton_device):
     interpreter too.
     """
     launches = _record_launches(monkeypatch)
-    cases = [(49, (7, 7)), (64, (8, 8)), (197, (1, 197)), (1024, (32, 32))]
-    for N, hw in cases:
+    for N, hw in RESOLUTIONS:
         for layout in ('contiguous', 'qkv-transposed'):
             _run_all_kernels(N, hw, triton_device, layout)
-    for name in KERNELS:
+    for name in fused.KERNEL_NAMES:
         jit_fn = _jit_function(getattr(fused, name).kernel)
         keys = {_compile_cache_key(jit_fn, a, kw) for a, kw in launches[name]}
-        assert len(launches[name]) == 2 * len(cases)
+        assert len(launches[name]) == 2 * len(RESOLUTIONS), name
         assert len(keys) == 1, f'{name} would compile {len(keys)} variants'
         assert not any(p.is_constexpr for p in jit_fn.params if p.name in ('N', 'W', 'CHUNK'))
 
-    # the check is sensitive: without do_not_specialize, N=49 and N=64 compile apart
+    # the check is sensitive: without do_not_specialize, N=256 and N=300 compile apart
     from triton.runtime.jit import JITFunction
-    plain = JITFunction(_jit_function(fused._fwd_state_kernel.kernel).fn)
-    keys = {_compile_cache_key(plain, a, kw) for a, kw in launches['_fwd_state_kernel'][:4]}
-    assert len(keys) > 1
+    for name in ('_fwd_kernel', '_fwd_state_kernel'):
+        plain = JITFunction(_jit_function(getattr(fused, name).kernel).fn)
+        keys = {_compile_cache_key(plain, a, kw) for a, kw in launches[name][:4]}
+        assert len(keys) > 1, name
+
+
+def test_chunking_covers_every_token_and_picks_one_pass_for_many_heads(monkeypatch):
+    """The work split: one program per batch-head when B * heads fills the GPU, else chunks
+    of whole token blocks that cover N exactly once."""
+    monkeypatch.setattr(fused, '_target_programs', lambda device: 2 * 132)  # an H100
+    cuda = torch.device('cuda')
+    assert fused._chunking(3136, 128 * 2, 64, cuda)[1] == 1
+    assert fused._chunking(196, 16 * 8, 64, cuda)[1] == 1  # too short to be worth splitting
+    for tokens, batch_heads, block in [(32768, 2 * 8, 64), (66600, 4, 32), (3137, 8, 16)]:
+        chunk, num_chunks = fused._chunking(tokens, batch_heads, block, cuda)
+        assert num_chunks > 1 and chunk % block == 0
+        assert (num_chunks - 1) * chunk < tokens <= num_chunks * chunk
+        assert num_chunks * batch_heads <= 2 * 132
+    assert fused._chunking(197, 1, 64, cuda, chunk_size=197) == (256, 1)
+    assert fused._chunking(197, 1, 64, cuda, chunk_size=50) == (64, 4)
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 def test_new_resolution_compiles_nothing_on_gpu():
     device = torch.cuda.current_device()
-    _run_all_kernels(49, (7, 7), 'cuda', 'contiguous')
-    sizes = {n: len(getattr(fused, n).device_caches[device][0]) for n in KERNELS}
-    for N, hw in [(64, (8, 8)), (197, (1, 197)), (3136, (56, 56)), (3137, (1, 3137))]:
+    _run_all_kernels(*RESOLUTIONS[0], 'cuda', 'contiguous')
+    sizes = {n: len(getattr(fused, n).device_caches[device][0]) for n in fused.KERNEL_NAMES}
+    for N, hw in RESOLUTIONS[1:] + [(3136, (56, 56)), (3137, (1, 3137))]:
         for layout in ('contiguous', 'qkv-transposed'):
             _run_all_kernels(N, hw, 'cuda', layout)
-    assert sizes == {n: len(getattr(fused, n).device_caches[device][0]) for n in KERNELS}
+    assert sizes == {n: len(getattr(fused, n).device_caches[device][0])
+                     for n in fused.KERNEL_NAMES}
 
 
 # --------------------------------------------------------------------------------- FLOPs

@@ -6,20 +6,25 @@ Math (per batch-head; ``phi = elu + 1``, ``rope`` the 2-D RoPE of :mod:`mmsola.o
     s  = sum_n kf                    KV = kr^T v                      (d x d, fp32)
     z  = 1 / (qf . s / N + eps)      o  = (qr KV / N) * z
 
-Work split. The op is memory-bound, and ``B * heads`` alone (16 for (2, 8, 32768, 64)) cannot
-fill a GPU, so the token axis is cut into ``NC`` chunks of ``CHUNK`` tokens and every kernel
-runs on a ``(NC, B * heads)`` grid:
+Work split. The forward needs the sums ``KV`` and ``s`` over all tokens before any output, and
+the backward needs ``dKV`` and ``ds`` over all tokens before any dk, dv. Two ways to run it,
+chosen per call by :func:`_chunking` from ``B * heads`` and the GPU's size (never from a
+timing, so nothing is re-tuned when N changes):
 
-forward
-    1. ``_fwd_state_kernel``: per chunk, partial ``KV`` and ``s`` (fp32) -> workspace.
-       The partials are summed over chunks on the host (a tiny (BH, NC, d, d) reduction).
-    2. ``_fwd_out_kernel``: per chunk, reads ``q``, writes ``o``.
-backward (recomputes features; only ``KV`` and ``s`` are saved by the forward)
-    1. ``_bwd_q_kernel``: reads ``q``, ``dO``; writes ``dq``, partial ``dKV`` and ``ds``.
-    2. ``_bwd_kv_kernel``: reads ``k``, ``v``; writes ``dk``, ``dv``.
+one pass (``B * heads`` fills the GPU: one program per batch-head, one kernel each way)
+    ``_fwd_kernel``: reads k, v (sums ``KV``, ``s`` in registers), then q; writes o.
+    ``_bwd_kernel``: reads q, dO (writes dq, sums ``dKV``, ``ds``), then k, v; writes dk, dv.
+split (few batch-heads, e.g. 16 for (2, 8, 32768, 64)): the token axis is cut into ``NC``
+chunks of ``CHUNK`` tokens on a ``(NC, B * heads)`` grid, two kernels each way, with the
+per-chunk partial sums (a (B, H, NC, d, d) fp32 workspace) added up by torch in between:
+    forward: ``_fwd_state_kernel`` (k, v -> partial ``KV``, ``s``), ``_fwd_out_kernel`` (q -> o)
+    backward: ``_bwd_q_kernel`` (q, dO -> dq, partial ``dKV``, ``ds``),
+    ``_bwd_kv_kernel`` (k, v -> dk, dv)
 
-So the forward reads q, k, v and writes o once, and the backward reads q, k, v, dO and writes
-dq, dk, dv once: the minimum for a fused op.
+Either way the forward reads q, k, v and writes o once, and the backward (which recomputes
+the features; the forward saves only ``KV`` and ``s``) reads q, k, v, dO and writes dq, dk,
+dv once: the minimum for a fused op. Both ways are built from the same four token-range
+passes (``_state_pass``, ``_out_pass``, ``_dq_pass``, ``_dkv_pass``).
 
 The rotation pairs channels ``(p, p + d/2)``, so features are handled as two halves of
 ``d/2`` channels, and the cos/sin of the rotation are computed in-kernel from the token index
@@ -27,13 +32,13 @@ The rotation pairs channels ``(p, p + d/2)``, so features are handled as two hal
 for fp32 inputs (relative error ~1e-6), TF32 for bf16/fp16 inputs (more precise than bf16
 and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
 
-Compilation. ``N``, the grid width ``W``, ``CHUNK`` and ``NC`` are runtime integers listed in
-``do_not_specialize``, so a new resolution reuses the compiled kernel. Compile-time constants
-are only the head dim, whether RoPE is applied, the dot precision, the trig path (CUDA PTX or
-interpreter) and the block sizes, which depend on head dim and dtype only (no autotuning).
-Strides are specialised by Triton as usual (divisibility by 16): for the supported head dims
-(multiples of 16) every stride of a (B, heads, N, d) view of a contiguous tensor is a
-multiple of 16 whatever N is.
+Compilation. ``N``, the grid width ``W`` and ``CHUNK`` are runtime integers listed in
+``do_not_specialize`` (``NC`` is the grid size), so a new resolution reuses the compiled
+kernel. Compile-time constants are only the head dim, whether RoPE is applied, the dot
+precision, the trig path (CUDA PTX or interpreter) and the block sizes, which depend on head
+dim and dtype only (no autotuning). Strides are specialised by Triton as usual (divisibility
+by 16): for the supported head dims (multiples of 16) every stride of a (B, heads, N, d) view
+of a contiguous tensor is a multiple of 16 whatever N is.
 """
 import math
 from typing import Optional, Tuple
@@ -50,6 +55,7 @@ _LOG2_ROPE_BASE = tl.constexpr(math.log2(10000.0))
 
 # runtime integers that must not be specialised (they change with the image size)
 _DYNAMIC = ['N', 'W', 'CHUNK']
+_DYNAMIC_ONE_PASS = ['N', 'W']
 
 
 @triton.jit
@@ -189,27 +195,29 @@ def _store_vec(base, x1, x2, HALF: tl.constexpr, BDH: tl.constexpr):
     tl.store(base + HALF + p, x2, mask=p < HALF)
 
 
-@triton.jit(do_not_specialize=_DYNAMIC)
-def _fwd_state_kernel(K, V, KV_PART, KS_PART,
-                      stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
-                      N, W, CHUNK, NUM_HEADS,
-                      D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
-                      BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                      DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
-    pid_c = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    num_chunks = tl.num_programs(0)
+@triton.jit
+def _head_base(X, pid_bh, NUM_HEADS, stride_b, stride_h):
+    """Pointer to the (N, d) matrix of batch-head ``pid_bh`` of a (B, H, N, d) tensor."""
     b = (pid_bh // NUM_HEADS).to(tl.int64)
     h = (pid_bh % NUM_HEADS).to(tl.int64)
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
+    return X + b * stride_b + h * stride_h
 
+
+# ---------------------------------------------------------------------------------------------
+# passes over a token range [start, end) of one batch-head; the kernels below compose them
+# ---------------------------------------------------------------------------------------------
+
+@triton.jit
+def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W,
+                D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
+                BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                FAST_TRIG: tl.constexpr):
+    """Reads k, v: ``KV = rope(phi(k))^T v`` as row halves (BDH, BD) and ``s = sum phi(k)``
+    as halves (BDH,), fp32 sums over the range."""
     kv1 = tl.zeros((BDH, BD), dtype=tl.float32)
     kv2 = tl.zeros((BDH, BD), dtype=tl.float32)
     ks1 = tl.zeros((BDH, ), dtype=tl.float32)
     ks2 = tl.zeros((BDH, ), dtype=tl.float32)
-    start = pid_c * CHUNK
-    end = tl.minimum(start + CHUNK, N)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
@@ -225,31 +233,16 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
             kr2 = kf2
         kv1 = tl.dot(tl.trans(kr1), v, kv1, input_precision=DOT_PRECISION)
         kv2 = tl.dot(tl.trans(kr2), v, kv2, input_precision=DOT_PRECISION)
-
-    part = pid_bh.to(tl.int64) * num_chunks + pid_c
-    _store_state(KV_PART + part * D * D, kv1, kv2, D, HALF, BD, BDH)
-    _store_vec(KS_PART + part * D, ks1, ks2, HALF, BDH)
+    return kv1, kv2, ks1, ks2
 
 
-@triton.jit(do_not_specialize=_DYNAMIC)
-def _fwd_out_kernel(Q, O, KV, KS,
-                    stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
-                    N, W, CHUNK, NUM_HEADS, eps,
-                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
-                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                    DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
-    pid_c = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // NUM_HEADS).to(tl.int64)
-    h = (pid_bh % NUM_HEADS).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    o_base = O + b * stride_ob + h * stride_oh
-    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
-    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+@triton.jit
+def _out_pass(q_base, o_base, stride_qn, stride_on, kv1, kv2, ks1, ks2, start, end, N, W, eps,
+              D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
+              BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
+              FAST_TRIG: tl.constexpr):
+    """Reads q, writes ``o = (rope(phi(q)) KV / N) / (phi(q) . s / N + eps)``."""
     inv_n = 1.0 / N.to(tl.float32)
-
-    start = pid_c * CHUNK
-    end = tl.minimum(start + CHUNK, N)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
@@ -267,32 +260,18 @@ def _fwd_out_kernel(Q, O, KV, KS,
         _store_full(o_base, u * (z * inv_n)[:, None], offs_n, stride_on, N, D, BD)
 
 
-@triton.jit(do_not_specialize=_DYNAMIC)
-def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
-                  stride_qb, stride_qh, stride_qn, stride_dob, stride_doh, stride_don,
-                  stride_dqb, stride_dqh, stride_dqn,
-                  N, W, CHUNK, NUM_HEADS, eps,
-                  D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
-                  BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                  DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
-    pid_c = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    num_chunks = tl.num_programs(0)
-    b = (pid_bh // NUM_HEADS).to(tl.int64)
-    h = (pid_bh % NUM_HEADS).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    do_base = DO + b * stride_dob + h * stride_doh
-    dq_base = DQ + b * stride_dqb + h * stride_dqh
-    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
-    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+@triton.jit
+def _dq_pass(q_base, do_base, dq_base, stride_qn, stride_don, stride_dqn, kv1, kv2, ks1, ks2,
+             start, end, N, W, eps,
+             D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
+             BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
+             FAST_TRIG: tl.constexpr):
+    """Reads q, dO; writes dq. Returns the range's share of ``dKV`` (row halves) and ``ds``."""
     inv_n = 1.0 / N.to(tl.float32)
-
     dkv1 = tl.zeros((BDH, BD), dtype=tl.float32)
     dkv2 = tl.zeros((BDH, BD), dtype=tl.float32)
     ds1 = tl.zeros((BDH, ), dtype=tl.float32)
     ds2 = tl.zeros((BDH, ), dtype=tl.float32)
-    start = pid_c * CHUNK
-    end = tl.minimum(start + CHUNK, N)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
@@ -324,38 +303,22 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
         dqf2 += g[:, None] * ks2[None, :]
         _store_halves(dq_base, dqf1 * _phi_grad(q1), dqf2 * _phi_grad(q2), offs_n, stride_dqn,
                       N, HALF, BDH)
-        # partial dKV = qr^T du / N and ds = sum_n g qf
+        # dKV = qr^T du / N (scaled once, after the loop) and ds = sum_n g qf
         dkv1 = tl.dot(tl.trans(qr1), du, dkv1, input_precision=DOT_PRECISION)
         dkv2 = tl.dot(tl.trans(qr2), du, dkv2, input_precision=DOT_PRECISION)
         ds1 += tl.sum(g[:, None] * qf1, axis=0)
         ds2 += tl.sum(g[:, None] * qf2, axis=0)
-
-    part = pid_bh.to(tl.int64) * num_chunks + pid_c
-    _store_state(DKV_PART + part * D * D, dkv1 * inv_n, dkv2 * inv_n, D, HALF, BD, BDH)
-    _store_vec(DS_PART + part * D, ds1, ds2, HALF, BDH)
+    return dkv1 * inv_n, dkv2 * inv_n, ds1, ds2
 
 
-@triton.jit(do_not_specialize=_DYNAMIC)
-def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
-                   stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
-                   stride_dkb, stride_dkh, stride_dkn, stride_dvb, stride_dvh, stride_dvn,
-                   N, W, CHUNK, NUM_HEADS,
-                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
-                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
-                   DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
-    pid_c = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // NUM_HEADS).to(tl.int64)
-    h = (pid_bh % NUM_HEADS).to(tl.int64)
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
-    dk_base = DK + b * stride_dkb + h * stride_dkh
-    dv_base = DV + b * stride_dvb + h * stride_dvh
-    dkv1, dkv2 = _load_state(DKV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
-    ds1, ds2 = _load_vec(DS + pid_bh.to(tl.int64) * D, HALF, BDH)
-
-    start = pid_c * CHUNK
-    end = tl.minimum(start + CHUNK, N)
+@triton.jit
+def _dkv_pass(k_base, v_base, dk_base, dv_base, stride_kn, stride_vn, stride_dkn, stride_dvn,
+              dkv1, dkv2, ds1, ds2, start, end, N, W,
+              D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
+              BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
+              FAST_TRIG: tl.constexpr):
+    """Reads k, v; writes ``dv = rope(phi(k)) dKV`` and dk (through rope^T, the ``ds`` term
+    and phi')."""
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
@@ -367,7 +330,6 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
         else:
             kr1 = kf1
             kr2 = kf2
-        # dv = kr dKV; dkr = v dKV^T
         dv = tl.dot(kr1, dkv1, input_precision=DOT_PRECISION)
         dv = tl.dot(kr2, dkv2, dv, input_precision=DOT_PRECISION)
         _store_full(dv_base, dv, offs_n, stride_dvn, N, D, BD)
@@ -385,11 +347,161 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
 
 
 # ---------------------------------------------------------------------------------------------
+# kernels. Grid (NC, B * heads): program (c, bh) handles tokens [c * CHUNK, (c + 1) * CHUNK)
+# of batch-head bh. The one-pass kernels run with NC = 1 and take all N tokens.
+# ---------------------------------------------------------------------------------------------
+
+@triton.jit(do_not_specialize=_DYNAMIC_ONE_PASS)
+def _fwd_kernel(Q, K, V, O, KV, KS,
+                stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn,
+                stride_vb, stride_vh, stride_vn, stride_ob, stride_oh, stride_on,
+                N, W, NUM_HEADS, eps,
+                D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """The whole forward of one batch-head: the state over all tokens, then the output."""
+    pid_bh = tl.program_id(1)
+    kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
+                                     _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
+                                     stride_kn, stride_vn, 0, N, N, W, D, HALF, BD, BDH,
+                                     BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+    _store_state(KV + pid_bh.to(tl.int64) * D * D, kv1, kv2, D, HALF, BD, BDH)
+    _store_vec(KS + pid_bh.to(tl.int64) * D, ks1, ks2, HALF, BDH)
+    _out_pass(_head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
+              _head_base(O, pid_bh, NUM_HEADS, stride_ob, stride_oh), stride_qn, stride_on,
+              kv1, kv2, ks1, ks2, 0, N, N, W, eps, D, HALF, BD, BDH, BLOCK_N, USE_ROPE,
+              DOT_PRECISION, FAST_TRIG)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC_ONE_PASS)
+def _bwd_kernel(Q, K, V, DO, KV, KS, DQ, DK, DV,
+                stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn,
+                stride_vb, stride_vh, stride_vn, stride_dob, stride_doh, stride_don,
+                stride_dqb, stride_dqh, stride_dqn, stride_dkb, stride_dkh, stride_dkn,
+                stride_dvb, stride_dvh, stride_dvn,
+                N, W, NUM_HEADS, eps,
+                D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """The whole backward of one batch-head: dq and dKV, ds over all tokens, then dk, dv."""
+    pid_bh = tl.program_id(1)
+    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    dkv1, dkv2, ds1, ds2 = _dq_pass(
+        _head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
+        _head_base(DO, pid_bh, NUM_HEADS, stride_dob, stride_doh),
+        _head_base(DQ, pid_bh, NUM_HEADS, stride_dqb, stride_dqh), stride_qn, stride_don,
+        stride_dqn, kv1, kv2, ks1, ks2, 0, N, N, W, eps, D, HALF, BD, BDH, BLOCK_N, USE_ROPE,
+        DOT_PRECISION, FAST_TRIG)
+    _dkv_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
+              _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
+              _head_base(DK, pid_bh, NUM_HEADS, stride_dkb, stride_dkh),
+              _head_base(DV, pid_bh, NUM_HEADS, stride_dvb, stride_dvh), stride_kn, stride_vn,
+              stride_dkn, stride_dvn, dkv1, dkv2, ds1, ds2, 0, N, N, W, D, HALF, BD, BDH,
+              BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _fwd_state_kernel(K, V, KV_PART, KS_PART,
+                      stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
+                      N, W, CHUNK, NUM_HEADS,
+                      D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                      BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                      DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """Split forward, step 1: the chunk's partial ``KV`` and ``s`` -> workspace."""
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    start = pid_c * CHUNK
+    kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
+                                     _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
+                                     stride_kn, stride_vn, start, tl.minimum(start + CHUNK, N),
+                                     N, W, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION,
+                                     FAST_TRIG)
+    part = pid_bh.to(tl.int64) * tl.num_programs(0) + pid_c
+    _store_state(KV_PART + part * D * D, kv1, kv2, D, HALF, BD, BDH)
+    _store_vec(KS_PART + part * D, ks1, ks2, HALF, BDH)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _fwd_out_kernel(Q, O, KV, KS,
+                    stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
+                    N, W, CHUNK, NUM_HEADS, eps,
+                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                    DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """Split forward, step 2: the chunk's output from the summed state."""
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    start = pid_c * CHUNK
+    _out_pass(_head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
+              _head_base(O, pid_bh, NUM_HEADS, stride_ob, stride_oh), stride_qn, stride_on,
+              kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, eps, D, HALF, BD,
+              BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
+                  stride_qb, stride_qh, stride_qn, stride_dob, stride_doh, stride_don,
+                  stride_dqb, stride_dqh, stride_dqn,
+                  N, W, CHUNK, NUM_HEADS, eps,
+                  D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                  BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                  DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """Split backward, step 1: the chunk's dq, and its partial ``dKV`` and ``ds``."""
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    start = pid_c * CHUNK
+    dkv1, dkv2, ds1, ds2 = _dq_pass(
+        _head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
+        _head_base(DO, pid_bh, NUM_HEADS, stride_dob, stride_doh),
+        _head_base(DQ, pid_bh, NUM_HEADS, stride_dqb, stride_dqh), stride_qn, stride_don,
+        stride_dqn, kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, eps, D, HALF,
+        BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+    part = pid_bh.to(tl.int64) * tl.num_programs(0) + pid_c
+    _store_state(DKV_PART + part * D * D, dkv1, dkv2, D, HALF, BD, BDH)
+    _store_vec(DS_PART + part * D, ds1, ds2, HALF, BDH)
+
+
+@triton.jit(do_not_specialize=_DYNAMIC)
+def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
+                   stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
+                   stride_dkb, stride_dkh, stride_dkn, stride_dvb, stride_dvh, stride_dvn,
+                   N, W, CHUNK, NUM_HEADS,
+                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
+                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
+                   DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
+    """Split backward, step 2: the chunk's dk, dv from the summed ``dKV`` and ``ds``."""
+    pid_c = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    dkv1, dkv2 = _load_state(DKV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
+    ds1, ds2 = _load_vec(DS + pid_bh.to(tl.int64) * D, HALF, BDH)
+    start = pid_c * CHUNK
+    _dkv_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
+              _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
+              _head_base(DK, pid_bh, NUM_HEADS, stride_dkb, stride_dkh),
+              _head_base(DV, pid_bh, NUM_HEADS, stride_dvb, stride_dvh), stride_kn, stride_vn,
+              stride_dkn, stride_dvn, dkv1, dkv2, ds1, ds2, start, tl.minimum(start + CHUNK, N),
+              N, W, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+
+
+KERNEL_NAMES = ('_fwd_kernel', '_bwd_kernel', '_fwd_state_kernel', '_fwd_out_kernel',
+                '_bwd_q_kernel', '_bwd_kv_kernel')
+
+
+# ---------------------------------------------------------------------------------------------
 # host side
 # ---------------------------------------------------------------------------------------------
 
-# programs to aim for per streaming multiprocessor when choosing the number of chunks
-_PROGRAMS_PER_SM = 4
+# Programs to aim for per streaming multiprocessor. With B * heads at or above this, the
+# one-pass kernels run (one program per batch-head); below it the token axis is split.
+_PROGRAMS_PER_SM = 2
+# A split chunk covers at least this many token blocks (shorter ones cost more in launches and
+# workspace than they gain in parallelism).
+_MIN_CHUNK_BLOCKS = 4
 _CPU_TARGET_PROGRAMS = 4  # under the interpreter: keep the grid small
 
 
@@ -423,10 +535,14 @@ def _target_programs(device: torch.device) -> int:
 
 def _chunking(num_tokens: int, batch_heads: int, block_n: int, device: torch.device,
               chunk_size: Optional[int] = None) -> Tuple[int, int]:
-    """(CHUNK, NC): tokens per program (a multiple of BLOCK_N) and the number of chunks."""
+    """(CHUNK, NC): tokens per program (a multiple of BLOCK_N) and the number of chunks.
+
+    ``NC == 1`` selects the one-pass kernels. ``chunk_size`` overrides the choice (tests use it
+    to run both paths on small inputs).
+    """
     if chunk_size is None:
-        want_chunks = max(1, triton.cdiv(_target_programs(device), batch_heads))
-        chunk_size = triton.cdiv(num_tokens, want_chunks)
+        want_chunks = max(1, _target_programs(device) // batch_heads)
+        chunk_size = max(triton.cdiv(num_tokens, want_chunks), _MIN_CHUNK_BLOCKS * block_n)
     chunk = triton.cdiv(max(1, chunk_size), block_n) * block_n
     return chunk, triton.cdiv(num_tokens, chunk)
 
@@ -464,16 +580,21 @@ def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
                                   chunk_size)
     width = hw[1] if hw is not None else 1
     f32 = dict(device=q.device, dtype=torch.float32)
-    kv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
-    ks_part = torch.empty(batch, heads, num_chunks, d, **f32)
     o = torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
     grid = (num_chunks, batch * heads)
+    if num_chunks == 1:
+        kv = torch.empty(batch, heads, d, d, **f32)
+        ks = torch.empty(batch, heads, d, **f32)
+        _fwd_kernel[grid](q, k, v, o, kv, ks,
+                          *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *o.stride()[:3],
+                          num_tokens, width, heads, eps, **meta)
+        return o, kv, ks
+    kv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
+    ks_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _fwd_state_kernel[grid](k, v, kv_part, ks_part,
                             *k.stride()[:3], *v.stride()[:3],
                             num_tokens, width, chunk, heads, **meta)
-    kv, ks = (kv_part.sum(2), ks_part.sum(2)) if num_chunks > 1 else (kv_part[:, :, 0],
-                                                                         ks_part[:, :, 0])
-    kv, ks = kv.contiguous(), ks.contiguous()
+    kv, ks = kv_part.sum(2), ks_part.sum(2)
     _fwd_out_kernel[grid](q, o, kv, ks,
                           *q.stride()[:3], *o.stride()[:3],
                           num_tokens, width, chunk, heads, eps, **meta)
@@ -493,19 +614,23 @@ def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
     chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
                                   chunk_size)
     width = hw[1] if hw is not None else 1
-    f32 = dict(device=q.device, dtype=torch.float32)
-    dkv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
-    ds_part = torch.empty(batch, heads, num_chunks, d, **f32)
     dq, dk, dv = (torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
                   for _ in range(3))
     grid = (num_chunks, batch * heads)
     do = do.to(q.dtype)
+    if num_chunks == 1:
+        _bwd_kernel[grid](q, k, v, do, kv, ks, dq, dk, dv,
+                          *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *do.stride()[:3],
+                          *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
+                          num_tokens, width, heads, eps, **meta)
+        return dq, dk, dv
+    f32 = dict(device=q.device, dtype=torch.float32)
+    dkv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
+    ds_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _bwd_q_kernel[grid](q, do, kv, ks, dq, dkv_part, ds_part,
                         *q.stride()[:3], *do.stride()[:3], *dq.stride()[:3],
                         num_tokens, width, chunk, heads, eps, **meta)
-    dkv, ds = (dkv_part.sum(2), ds_part.sum(2)) if num_chunks > 1 else (dkv_part[:, :, 0],
-                                                                          ds_part[:, :, 0])
-    dkv, ds = dkv.contiguous(), ds.contiguous()
+    dkv, ds = dkv_part.sum(2), ds_part.sum(2)
     _bwd_kv_kernel[grid](k, v, dkv, ds, dk, dv,
                          *k.stride()[:3], *v.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
                          num_tokens, width, chunk, heads, **meta)
