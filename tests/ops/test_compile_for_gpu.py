@@ -20,12 +20,12 @@ NVIDIA_BIN = Path(triton.__file__).parent / 'backends' / 'nvidia' / 'bin'
 @pytest.mark.skipif(not (NVIDIA_BIN / 'ptxas').exists(), reason='triton has no bundled ptxas')
 def test_kernels_compile_for_sm90_without_spills():
     env = {k: v for k, v in os.environ.items() if k != 'TRITON_INTERPRET'}
-    args = [sys.executable, str(SCRIPT), '--arch', '90', '--head-dims', '32', '64',
-            '--dtypes', 'bf16']
+    args = [sys.executable, str(SCRIPT), '--arch', '90', '--head-dims', '32', '64', '128',
+            '--dtypes', 'bf16', 'fp32']
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert len(lines) == 12, result.stdout  # 6 kernels x 2 head dims
+    assert len(lines) == 36, result.stdout  # 6 kernels x 3 head dims x 2 dtypes
     for line in lines:
         assert 'stack=0' in line, f'register spills: {line}'
         assert 'approx_trig=True' in line, f'RoPE trig not on the fast PTX path: {line}'

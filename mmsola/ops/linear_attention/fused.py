@@ -511,15 +511,15 @@ def _config(head_dim: int, dtype: torch.dtype, backward: bool) -> Tuple[int, int
 
     Chosen without a GPU from Triton's sm_90 compilation (register use, no spills; GPU timing
     pending): the backward keeps two (d x d) fp32 states per program and fp32 inputs use FMA
-    (IEEE) dots, both of which need smaller token blocks or more warps. fp32 with d >= 96 still
-    spills in the backward.
+    (IEEE) dots, both of which need smaller token blocks or more warps; fp32 with d >= 96 also
+    needs a single pipeline stage in the backward.
     """
     if dtype == torch.float32:
         if head_dim <= 32:
             return 32, 8, 2
         if head_dim <= 64:
             return (16, 8, 2) if backward else (32, 8, 2)
-        return 16, 16, 2
+        return (16, 16, 1) if backward else (16, 16, 2)
     if head_dim <= 32:
         return (64, 4, 2) if backward else (64, 4, 3)
     if head_dim <= 64:
