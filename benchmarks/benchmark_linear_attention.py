@@ -155,9 +155,9 @@ def main(argv: Optional[List[str]] = None) -> str:
     parser.add_argument('--reps', type=int, default=10, help='repetitions on cpu')
     parser.add_argument('--out', type=Path, help='also write the markdown table here')
     parser.add_argument('--programs-per-sm', type=int,
-                        help='override the fused op\'s _PROGRAMS_PER_SM (when B * heads '
-                        'reaches this many programs per SM, one program per batch-head; else '
-                        'the tokens are split): for tuning')
+                        help='override the fused op\'s _PROGRAMS_PER_SM (the tokens are '
+                        'split into PROGRAMS_PER_SM * SMs // (B * heads) chunks; one chunk: '
+                        'one program per batch-head): for tuning')
     args = parser.parse_args(argv)
     if args.programs_per_sm:
         from mmsola.ops.linear_attention import fused

@@ -496,8 +496,9 @@ KERNEL_NAMES = ('_fwd_kernel', '_bwd_kernel', '_fwd_state_kernel', '_fwd_out_ker
 # host side
 # ---------------------------------------------------------------------------------------------
 
-# Programs to aim for per streaming multiprocessor. With B * heads at or above this, the
-# one-pass kernels run (one program per batch-head); below it the token axis is split.
+# Programs to aim for per streaming multiprocessor: the token axis is split into
+# (_PROGRAMS_PER_SM * SMs) // (B * heads) chunks, so the one-pass kernels (one program per
+# batch-head) run once B * heads exceeds half that many programs (the SM count, at 2).
 _PROGRAMS_PER_SM = 2
 # A split chunk covers at least this many token blocks (shorter ones cost more in launches and
 # workspace than they gain in parallelism).
