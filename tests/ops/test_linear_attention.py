@@ -51,7 +51,7 @@ TRITON_CASES = [
     (1, 2, 197, 48, None, torch.float32, None),
     (1, 1, 36, 96, (6, 6), torch.float32, None),
     (1, 1, 16, 128, (4, 4), torch.float32, None),
-    (1, 2, 49, 32, (7, 7), torch.bfloat16, 16),
+    (1, 2, 196, 32, (14, 14), torch.bfloat16, 64),
     (1, 1, 64, 64, (8, 8), torch.bfloat16, None),
     (1, 2, 49, 32, (7, 7), torch.float16, None),
 ]
@@ -59,6 +59,10 @@ TRITON_CASES = [
 
 @pytest.mark.parametrize('B,H,N,d,hw,dtype,chunk', TRITON_CASES)
 def test_triton_kernels_match_float64(B, H, N, d, hw, dtype, chunk, triton_device):
+    if chunk is not None:  # the case is meant for the split kernels: several chunks
+        assert all(fused._chunking(N, B * H, fused._config(d, dtype, backward)[0],
+                                   torch.device(triton_device), chunk)[1] > 1
+                   for backward in (False, True))
     chunk = chunk or N
     q, k, v, do = make_inputs((B, H, N, d), dtype, triton_device)
     o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk)
