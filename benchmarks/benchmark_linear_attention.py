@@ -72,11 +72,9 @@ def copy_bandwidth(device: str, reps: int) -> float:
 def work_split(shape: Tuple[int, ...], dtype: torch.dtype) -> str:
     """How the fused op splits this shape over programs, forward and backward."""
     from mmsola.ops.linear_attention import fused
-    batch, heads, num_tokens, d = shape
     parts = []
     for name, backward in (('fwd', False), ('bwd', True)):
-        block_n = fused._config(d, dtype, backward)[0]
-        chunks = fused._chunking(num_tokens, batch * heads, block_n, torch.device('cuda'))[1]
+        chunks = fused.token_chunks(shape, dtype, torch.device('cuda'), backward)[1]
         parts.append(f'{name}: ' + ('one pass' if chunks == 1 else f'{chunks} chunks'))
     return ', '.join(parts)
 

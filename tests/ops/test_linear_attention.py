@@ -60,9 +60,8 @@ TRITON_CASES = [
 @pytest.mark.parametrize('B,H,N,d,hw,dtype,chunk', TRITON_CASES)
 def test_triton_kernels_match_float64(B, H, N, d, hw, dtype, chunk, triton_device):
     if chunk is not None:  # the case is meant for the split kernels: several chunks
-        assert all(fused._chunking(N, B * H, fused._config(d, dtype, backward)[0],
-                                   torch.device(triton_device), chunk)[1] > 1
-                   for backward in (False, True))
+        assert all(fused.token_chunks((B, H, N, d), dtype, torch.device(triton_device),
+                                      backward, chunk)[1] > 1 for backward in (False, True))
     chunk = chunk or N
     q, k, v, do = make_inputs((B, H, N, d), dtype, triton_device)
     o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk)

@@ -548,6 +548,14 @@ def _chunking(num_tokens: int, batch_heads: int, block_n: int, device: torch.dev
     return chunk, triton.cdiv(num_tokens, chunk)
 
 
+def token_chunks(shape: Tuple[int, ...], dtype: torch.dtype, device: torch.device,
+                 backward: bool, chunk_size: Optional[int] = None) -> Tuple[int, int]:
+    """(CHUNK, NC) the op uses for a (B, H, N, d) input; ``NC == 1``: the one-pass kernel."""
+    batch, heads, num_tokens, d = shape
+    return _chunking(num_tokens, batch * heads, _config(d, dtype, backward)[0], device,
+                     chunk_size)
+
+
 def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
     return x if x.stride(-1) == 1 else x.contiguous()
 
@@ -577,8 +585,7 @@ def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     q, k, v = (_last_dim_contiguous(x) for x in (q, k, v))
     batch, heads, num_tokens, d = q.shape
     meta = _meta(q, hw)
-    chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
-                                  chunk_size)
+    chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, False, chunk_size)
     width = hw[1] if hw is not None else 1
     f32 = dict(device=q.device, dtype=torch.float32)
     o = torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
@@ -612,8 +619,7 @@ def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
     kv, ks = kv.float().contiguous(), ks.float().contiguous()
     batch, heads, num_tokens, d = q.shape
     meta = _meta(q, hw, backward=True)
-    chunk, num_chunks = _chunking(num_tokens, batch * heads, meta['BLOCK_N'], q.device,
-                                  chunk_size)
+    chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, True, chunk_size)
     width = hw[1] if hw is not None else 1
     dq, dk, dv = (torch.empty(batch, heads, num_tokens, d, device=q.device, dtype=q.dtype)
                   for _ in range(3))
