@@ -1,18 +1,12 @@
 """tools/analysis/get_flops.py: the attention products are counted, equal to a hand count."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / 'get_flops.py'
+from tests.script_loading import load_script
 
 
 @pytest.fixture(scope='module')
 def get_flops():
-    spec = importlib.util.spec_from_file_location('get_flops', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis/get_flops.py')
 
 
 def test_attention_counted_equals_hand_count(get_flops):

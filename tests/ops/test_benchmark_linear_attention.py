@@ -1,15 +1,9 @@
 """The benchmark script runs (on CPU, tiny shape, torch paths) and writes its table."""
-import importlib.util
-from pathlib import Path
-
-BENCHMARK = Path(__file__).resolve().parents[2] / 'benchmarks' / 'benchmark_linear_attention.py'
+from tests.script_loading import load_script
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark_linear_attention', BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks/benchmark_linear_attention.py')
 
 
 def test_benchmark_runs_on_cpu(tmp_path):
