@@ -25,6 +25,7 @@ setup(
     extras_require={
         'mm': ['mmcv>=2.0.0,<2.2.0', 'mmdet>=3.0.0,<3.4.0', 'mmsegmentation>=1.0.0,<1.3.0',
                'mmpretrain>=1.0.0,<1.3.0', 'ftfy', 'regex'],
+        'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.3'],
         'tests': ['pytest'],
     },
     license='Apache License 2.0',
