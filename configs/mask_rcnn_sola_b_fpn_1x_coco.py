@@ -1,0 +1,11 @@
+# Mask R-CNN + FPN + SoLA-Vision-B on COCO, 1x: the recipe of mask_rcnn_sola_t_fpn_1x_coco.py
+# with the base arch.
+_base_ = ['./mask_rcnn_sola_t_fpn_1x_coco.py']
+pretrained = 'checkpoints/sola_b_in1k_backbone.pth'
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        drop_path_rate=_base_.sola_archs.base.drop_path_dense,
+        init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(in_channels=_base_.sola_archs.base.channels))

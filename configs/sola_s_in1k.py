@@ -1,0 +1,5 @@
+# SoLA-Vision-S on ImageNet-1K: the recipe of sola_t_in1k.py with the small arch.
+_base_ = ['./sola_t_in1k.py']
+
+model = dict(
+    arch='small', backbone=dict(drop_path_rate=_base_.sola_archs.small.drop_path_in1k))
