@@ -13,10 +13,14 @@ writes the matching annotations exactly as the toolkits' own dataset classes rea
   (``relative/path label`` lines); what mmpretrain's ``ImageNet(split=...)`` reads.
 
 Only numpy and PIL are needed. All output is deterministic (seeded).
+
+:func:`tiny_cfg_dict` / :func:`tiny_cfg_options` give the overrides (``--cfg-options``) that
+shrink any of the shipped configs (or a toolkit's own) onto such a dataset: tiny images, a
+couple of iterations, no worker processes, no pretrained weights.
 """
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image
@@ -206,3 +210,238 @@ def write_imagenet(root: PathLike, num_classes: int = 3, per_class: int = 2,
     for split, split_lines in lines.items():
         (root / 'meta' / f'{split}.txt').write_text('\n'.join(split_lines) + '\n')
     return root
+
+
+# ------------------------------------------------------------------ shrinking a config onto them
+# Pipeline fields that hold an image size (int, (w, h) / (h, w), or a list of those).
+_SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
+# Dataset wrappers whose real dataset sits under ``dataset``.
+_REPEAT_KEYS = ('times', )
+
+
+def _short_side(value) -> Optional[float]:
+    """The short side of a pipeline size value: an int, the smaller of a pair, the largest
+    short side of a list of pairs (multi-scale); None if it holds no positive size."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            sides = [float(v) for v in value if v > 0]
+            return min(sides) if sides else None
+        sides = [s for s in map(_short_side, value) if s is not None]
+        return max(sides) if sides else None
+    return None
+
+
+def _scaled(value, factor: float):
+    """``value`` (int | pair | list of pairs) with every positive size times ``factor``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return max(int(round(value * factor)), 8) if value > 0 else value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scaled(v, factor) for v in value)
+    return value
+
+
+def _size_fields(transforms, prefix: str) -> Iterator[Tuple[str, object]]:
+    """``(dotted key, value)`` of every size field in a pipeline, nested ``transforms`` too."""
+    for i, t in enumerate(transforms or []):
+        key = f'{prefix}.{i}'
+        if isinstance(t, (list, tuple)):  # RandomChoice / TestTimeAug: lists of pipelines
+            yield from _size_fields(t, key)
+            continue
+        if not isinstance(t, dict):
+            continue
+        for name in _SIZE_KEYS:
+            if name in t and _short_side(t[name]) is not None:
+                yield f'{key}.{name}', t[name]
+        if 'transforms' in t:
+            yield from _size_fields(t['transforms'], f'{key}.transforms')
+
+
+def _shrink_pipeline(pipeline, prefix: str, img_size: int, out: Dict) -> Optional[float]:
+    """Put the shrunk size fields of ``pipeline`` into ``out``; the factor used (or None).
+
+    One factor per pipeline keeps its sizes consistent (resize before crop, multi-scale
+    lists): the largest short side in the pipeline becomes ``img_size``.
+    """
+    fields = list(_size_fields(pipeline, prefix))
+    if not fields:
+        return None
+    factor = img_size / max(_short_side(v) for _, v in fields)
+    for key, value in fields:
+        out[key] = _scaled(value, factor)
+    return factor
+
+
+def _inner_dataset(dataset: dict, prefix: str, out: Dict) -> Tuple[dict, str]:
+    """Unwrap RepeatDataset-like wrappers (their ``times`` set to 1); the real dataset."""
+    while isinstance(dataset.get('dataset'), dict):
+        for key in _REPEAT_KEYS:
+            if key in dataset:
+                out[f'{prefix}.{key}'] = 1
+        dataset, prefix = dataset['dataset'], f'{prefix}.dataset'
+    return dataset, prefix
+
+
+def tiny_cfg_dict(config_path: PathLike, data_root: PathLike,
+                  work_dir: Optional[PathLike] = None, iters: int = 2, epochs: int = 1,
+                  img_size: int = 64, batch_size: int = 2, seed: int = 0) -> Dict[str, object]:
+    """The dotted-key overrides that shrink a config onto a tiny dataset at ``data_root``.
+
+    The run becomes ``epochs`` rounds of ``iters`` training iterations (per process), with a
+    validation pass and a checkpoint after each round:
+
+    - iteration-based loops: ``max_iters = iters * epochs``, ``val_interval`` and the
+      checkpoint interval ``= iters``;
+    - epoch-based loops: ``max_epochs = epochs``, validation and checkpoints every epoch, the
+      training set cut to its first ``iters * batch_size`` images (``indices``) and dataset
+      wrappers' ``times`` set to 1.
+
+    Every pipeline's size fields (``scale``, ``scales``, ``crop_size``, ``img_scale``) shrink
+    by one factor per pipeline so that its largest short side becomes ``img_size``
+    (the segmentor's ``data_preprocessor.size`` and sliding-window ``test_cfg`` follow the
+    training and test factors). Train batch ``batch_size``, val/test batch 1, no worker
+    processes, log every iteration, a fixed ``seed``, the data root of every dataloader and
+    evaluator ``ann_file`` moved to ``data_root``, and no pretrained weights
+    (a ``Pretrained`` backbone ``init_cfg`` and ``load_from`` become None).
+
+    Args:
+        config_path: the config to shrink (loaded with mmengine, so its toolkit must be
+            installed).
+        data_root: where :func:`write_coco` / :func:`write_ade20k` / :func:`write_imagenet`
+            wrote the data the config expects.
+        work_dir: if given, the run's ``work_dir``.
+
+    Returns:
+        ``{dotted key: value}``, for ``Config.merge_from_dict``.
+    """
+    from mmengine.config import Config
+
+    if iters < 1 or epochs < 1 or img_size < 16 or batch_size < 1:
+        raise ValueError(f'iters, epochs, batch_size must be >= 1 and img_size >= 16, got '
+                         f'{iters}, {epochs}, {batch_size}, {img_size}')
+    cfg = Config.fromfile(str(config_path))
+    root = str(data_root)
+    out: Dict[str, object] = {}
+    if work_dir is not None:
+        out['work_dir'] = str(work_dir)
+    out['randomness.seed'] = seed
+    if cfg.get('load_from') is not None:
+        out['load_from'] = None
+    backbone_init = cfg.model.get('backbone', {}).get('init_cfg')
+    if isinstance(backbone_init, dict) and backbone_init.get('type') == 'Pretrained':
+        out['model.backbone.init_cfg'] = None
+    if 'data_root' in cfg:
+        out['data_root'] = root
+
+    factors = {}
+    old_roots = set()
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        key = f'{split}_dataloader'
+        out[f'{key}.batch_size'] = batch_size if split == 'train' else 1
+        out[f'{key}.num_workers'] = 0
+        out[f'{key}.persistent_workers'] = False
+        dataset, prefix = _inner_dataset(loader['dataset'], f'{key}.dataset', out)
+        if dataset.get('data_root') is not None:
+            old_roots.add(str(dataset['data_root']).rstrip('/'))
+        out[f'{prefix}.data_root'] = root
+        for level, level_prefix in ((loader['dataset'], f'{key}.dataset'), (dataset, prefix)):
+            if 'pipeline' in level:
+                factor = _shrink_pipeline(level['pipeline'], f'{level_prefix}.pipeline',
+                                          img_size, out)
+                factors.setdefault(split, factor)
+        if split == 'train' and 'max_iters' not in cfg.train_cfg:
+            out[f'{prefix}.indices'] = iters * batch_size
+
+    _shrink_model(cfg, factors, out)
+    _relocate_evaluators(cfg, old_roots, root, out)
+    _fit_schedulers(cfg, 'max_iters' not in cfg.train_cfg, iters, epochs, out)
+
+    if 'max_iters' in cfg.train_cfg:
+        out['train_cfg.max_iters'] = iters * epochs
+        interval = iters
+    else:
+        out['train_cfg.max_epochs'] = epochs
+        interval = 1
+    out['train_cfg.val_interval'] = interval
+    hooks = cfg.get('default_hooks', {})
+    if 'checkpoint' in hooks:
+        out['default_hooks.checkpoint.interval'] = interval
+    if 'logger' in hooks:
+        out['default_hooks.logger.interval'] = 1
+    return out
+
+
+def _shrink_model(cfg, factors: Dict[str, Optional[float]], out: Dict) -> None:
+    """Scale the model's own image sizes: the segmentor's padding size and sliding window."""
+    model = cfg.model
+    preprocessor = model.get('data_preprocessor') or {}
+    if factors.get('train') and _short_side(preprocessor.get('size')) is not None:
+        out['model.data_preprocessor.size'] = _scaled(preprocessor['size'], factors['train'])
+    test_cfg = model.get('test_cfg') or {}
+    test_factor = factors.get('test') or factors.get('val')
+    if test_factor and test_cfg.get('mode') == 'slide':
+        for name in ('crop_size', 'stride'):
+            out[f'model.test_cfg.{name}'] = _scaled(test_cfg[name], test_factor)
+
+
+def _fit_schedulers(cfg, epoch_based: bool, iters: int, epochs: int, out: Dict) -> None:
+    """Give an explicit ``end`` to schedulers that start after the shortened run and had none
+    (mmengine would end them at the run's end, before their begin, and refuse to build)."""
+    schedulers = cfg.get('param_scheduler')
+    many = isinstance(schedulers, (list, tuple))
+    for i, scheduler in enumerate(schedulers if many else [schedulers] if schedulers else []):
+        by_epoch = scheduler.get('by_epoch', True) and epoch_based
+        length = epochs if by_epoch else iters * epochs
+        if 'end' not in scheduler and scheduler.get('begin', 0) >= length:
+            key = f'param_scheduler.{i}.end' if many else 'param_scheduler.end'
+            out[key] = scheduler['begin'] + 1
+
+
+def _relocate_evaluators(cfg, old_roots, root: str, out: Dict) -> None:
+    """Point evaluators' ``ann_file`` under an old data root to the same file under ``root``."""
+    for split in ('val', 'test'):
+        evaluator = cfg.get(f'{split}_evaluator')
+        many = isinstance(evaluator, (list, tuple))
+        for i, metric in enumerate(evaluator if many else [evaluator]):
+            ann_file = (metric or {}).get('ann_file')
+            if not ann_file:
+                continue
+            key = f'{split}_evaluator.{i}.ann_file' if many else f'{split}_evaluator.ann_file'
+            for old in old_roots:
+                if str(ann_file).startswith(old + '/'):
+                    out[key] = str(Path(root) / str(ann_file)[len(old) + 1:])
+                    break
+            else:
+                raise ValueError(f'{key}={ann_file!r} is not under the config\'s data root '
+                                 f'{sorted(old_roots)}; tiny_cfg_dict cannot relocate it')
+
+
+def _format(value) -> str:
+    """A value as ``--cfg-options`` (mmengine's DictAction) parses it back."""
+    if isinstance(value, tuple):
+        return '(' + ','.join(_format(v) for v in value) + (',)' if len(value) == 1 else ')')
+    if isinstance(value, list):
+        return '[' + ','.join(_format(v) for v in value) + ']'
+    if isinstance(value, (str, Path)) and (',' in str(value) or ' ' in str(value)):
+        raise ValueError(f'{value!r}: --cfg-options cannot carry commas or spaces in a value')
+    return str(value)
+
+
+def tiny_cfg_options(config_path: PathLike, data_root: PathLike,
+                     work_dir: Optional[PathLike] = None, iters: int = 2, epochs: int = 1,
+                     img_size: int = 64, batch_size: int = 2, seed: int = 0) -> List[str]:
+    """:func:`tiny_cfg_dict` as ``KEY=VALUE`` strings for ``--cfg-options`` (one argv each)."""
+    overrides = tiny_cfg_dict(config_path, data_root, work_dir=work_dir, iters=iters,
+                              epochs=epochs, img_size=img_size, batch_size=batch_size,
+                              seed=seed)
+    return [f'{key}={_format(value)}' for key, value in overrides.items()]
