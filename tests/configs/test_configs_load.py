@@ -1,0 +1,110 @@
+"""Every config loads through mmsola's loader and carries the recipe of the spec (section 4)."""
+import pytest
+
+from tests.configs.helpers import CLS, CONFIG_DIR, DET, SEG, SHIPPED, arch_of, load
+
+pytest.importorskip('mmdet')
+pytest.importorskip('mmseg')
+pytest.importorskip('mmpretrain')
+
+ALL_CONFIGS = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob('*.py')
+                     if '_base_' not in p.parts)
+
+
+def test_the_spec_configs_are_all_there():
+    missing = sorted(set(SHIPPED) - set(ALL_CONFIGS))
+    assert not missing, f'configs named by the spec but not in configs/: {missing}'
+
+
+@pytest.mark.parametrize('name', ALL_CONFIGS)
+def test_every_config_loads_imports_mmsola_and_saves_atomically(name):
+    cfg = load(name)
+    assert cfg.custom_imports == dict(imports=['mmsola'], allow_failed_imports=False)
+    assert cfg.default_scope in ('mmdet', 'mmseg', 'mmpretrain')
+    hook = cfg.default_hooks.checkpoint
+    assert hook.type == 'CheckpointHook'
+    assert hook.backend_args == dict(backend='atomic_local'), 'checkpoints must save atomically'
+    assert hook.get('max_keep_ckpts', -1) > 0 and hook.get('save_best'), \
+        'keep the last few checkpoints and the best'
+
+
+def _backbone(cfg):
+    return cfg.model.backbone
+
+
+@pytest.mark.parametrize('name', SEG + DET)
+def test_dense_configs_use_the_arch_and_its_imagenet_backbone(name):
+    cfg = load(name)
+    arch = arch_of(name)
+    backbone = _backbone(cfg)
+    assert backbone.type == 'SoLAVision' and backbone.arch == arch
+    assert backbone.out_indices == (0, 1, 2, 3)
+    assert backbone.drop_path_rate == cfg.sola_archs[arch].drop_path_dense
+    init = backbone.init_cfg
+    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+    assert f'sola_{name.split("sola_")[1][0]}_in1k' in init.checkpoint
+    # the path is one variable at the top of the file
+    assert init.checkpoint == cfg.pretrained
+
+
+@pytest.mark.parametrize('name', SEG)
+def test_upernet_recipe(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmseg'
+    assert cfg.model.type == 'EncoderDecoder' and cfg.model.decode_head.type == 'UPerHead'
+    assert cfg.model.decode_head.num_classes == 150
+    assert cfg.train_dataloader.dataset.type == 'ADE20KDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/ade/ADEChallengeData2016'
+    crops = [t['crop_size'] for t in cfg.train_dataloader.dataset.pipeline
+             if t['type'] == 'RandomCrop']
+    assert crops == [(512, 512)] and cfg.model.data_preprocessor.size == (512, 512)
+    assert cfg.train_cfg.type == 'IterBasedTrainLoop' and cfg.train_cfg.max_iters == 160000
+    assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 6e-5, 0.01)
+    warmup, decay = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.end == 1500 and not warmup.by_epoch
+    assert decay.type == 'PolyLR' and decay.begin == 1500 and decay.end == 160000
+
+
+@pytest.mark.parametrize('name', DET)
+def test_mask_rcnn_recipe(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmdet' and cfg.model.type == 'MaskRCNN'
+    assert cfg.train_dataloader.dataset.type == 'CocoDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    assert cfg.val_evaluator.metric == ['bbox', 'segm']
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 1e-4, 0.05)
+    assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
+    steps = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert len(steps) == 1
+    resizes = [t for t in cfg.train_dataloader.dataset.pipeline if 'Resize' in t['type']]
+    assert len(resizes) == 1
+    if '_1x_' in name:
+        assert cfg.train_cfg.max_epochs == 12 and steps[0].milestones == [8, 11]
+        assert resizes[0]['type'] == 'Resize' and resizes[0]['scale'] == (1333, 800)
+    else:
+        assert cfg.train_cfg.max_epochs == 36 and steps[0].milestones == [27, 33]
+        scales = resizes[0].get('scales') or resizes[0].get('scale')
+        assert isinstance(scales, list) and len(scales) > 1, 'the 3x recipe is multi-scale'
+
+
+@pytest.mark.parametrize('name', CLS)
+def test_imagenet_recipe(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.model.type == 'SoLAVisionCls' and cfg.model.arch == arch_of(name)
+    assert cfg.model.backbone.drop_path_rate == cfg.sola_archs[arch_of(name)].drop_path_in1k
+    assert cfg.train_dataloader.dataset.type == 'ImageNet'
+    assert cfg.train_dataloader.dataset.data_root == 'data/imagenet'
+    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.end == 20 and warmup.by_epoch
+    assert cosine.type == 'CosineAnnealingLR' and cosine.begin == 20
+    assert 'RandAugment' in [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert [a['type'] for a in cfg.model.train_cfg.augments] == ['Mixup', 'CutMix']
+    assert cfg.model.head.loss.type == 'LabelSmoothLoss'
+    assert cfg.model.head.loss.label_smooth_val == 0.1
+    assert 'EMAHook' in [h['type'] for h in cfg.custom_hooks]
