@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
+from tests.configs.helpers import metafiles_read_once
 from tests.tools.fake_data import (COCO_CLASSES, COCO_IDS, COCO_USED_IDS, IMAGENET_WNIDS,
                                    write_ade20k, write_coco, write_imagenet)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _read_toolkit_metafiles_once():
+    with metafiles_read_once():
+        yield
 
 
 def test_coco_layout_loads_in_mmdet_and_scores_its_own_ground_truth_as_perfect(tmp_path):
@@ -98,3 +105,81 @@ def test_writers_reject_impossible_sizes(tmp_path):
         write_coco(tmp_path, size=(8, 64))
     with pytest.raises(ValueError, match='num_classes'):
         write_imagenet(tmp_path, num_classes=0)
+
+
+def _merged(config, options):
+    """``config`` with ``options`` applied the way the tools' ``--cfg-options`` apply them."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    return cfg
+
+
+def _sizes(pipeline):
+    return {t['type']: t.get('scale', t.get('scales', t.get('crop_size'))) for t in pipeline
+            if any(k in t for k in ('scale', 'scales', 'crop_size'))}
+
+
+def test_tiny_cfg_options_shrink_the_detection_configs(tmp_path):
+    pytest.importorskip('mmdet')
+    from tests.tools.fake_data import tiny_cfg_options
+
+    root, work = tmp_path / 'coco', tmp_path / 'work'
+    for name, train_sizes in (
+            ('mask_rcnn_sola_t_fpn_1x_coco.py', {'Resize': (107, 64)}),
+            ('mask_rcnn_sola_t_fpn_3x_coco.py',  # 480..800 -> 38..64, one factor
+             {'RandomChoiceResize': [(107, s) for s in (38, 41, 44, 46, 49, 51, 54, 56, 59,
+                                                         61, 64)]})):
+        options = tiny_cfg_options(f'configs/{name}', root, work_dir=work, iters=3, epochs=2)
+        cfg = _merged(f'configs/{name}', options)
+        assert _sizes(cfg.train_dataloader.dataset.pipeline) == train_sizes
+        assert _sizes(cfg.test_dataloader.dataset.pipeline) == {'Resize': (107, 64)}
+        for split in ('train', 'val', 'test'):
+            loader = cfg[f'{split}_dataloader']
+            assert loader.dataset.data_root == str(root)
+            assert (loader.num_workers, loader.persistent_workers) == (0, False)
+        assert cfg.val_evaluator.ann_file == str(root / 'annotations/instances_val2017.json')
+        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.train_dataloader.dataset.indices == 6  # 3 iterations of 2 images per epoch
+        assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (2, 1)
+        assert cfg.default_hooks.checkpoint.interval == 1
+        assert cfg.default_hooks.logger.interval == 1
+        assert cfg.model.backbone.init_cfg is None and cfg.work_dir == str(work)
+
+
+def test_tiny_cfg_options_shrink_the_segmentation_and_classification_configs(tmp_path):
+    pytest.importorskip('mmseg')
+    pytest.importorskip('mmpretrain')
+    from tests.tools.fake_data import tiny_cfg_options
+
+    cfg = _merged('configs/upernet_sola_t_ade20k.py',
+                  tiny_cfg_options('configs/upernet_sola_t_ade20k.py', tmp_path, iters=3,
+                                   epochs=2))
+    assert _sizes(cfg.train_dataloader.dataset.pipeline) == {'RandomResize': (256, 64),
+                                                             'RandomCrop': (64, 64)}
+    assert cfg.model.data_preprocessor.size == (64, 64)
+    assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (6, 3)
+    assert cfg.default_hooks.checkpoint.interval == 3
+    assert 'indices' not in cfg.train_dataloader.dataset
+
+    cfg = _merged('configs/sola_t_in1k.py',
+                  tiny_cfg_options('configs/sola_t_in1k.py', tmp_path, img_size=96))
+    assert _sizes(cfg.train_dataloader.dataset.pipeline) == {'RandomResizedCrop': 96}
+    assert _sizes(cfg.val_dataloader.dataset.pipeline) == {'ResizeEdge': 96, 'CenterCrop': 84}
+    # the cosine phase starts at epoch 20 of 300; in a 1-epoch run it needs its own end
+    assert cfg.param_scheduler[1].begin == 20 and cfg.param_scheduler[1].end == 21
+    assert cfg.train_cfg.max_epochs == 1
+    assert cfg.randomness.seed == 0
+
+
+def test_tiny_cfg_options_refuse_what_cfg_options_cannot_carry(tmp_path):
+    pytest.importorskip('mmseg')
+    from tests.tools.fake_data import tiny_cfg_options
+    with pytest.raises(ValueError, match='commas or spaces'):
+        tiny_cfg_options('configs/upernet_sola_t_ade20k.py', tmp_path / 'my data')
+    with pytest.raises(ValueError, match='iters'):
+        tiny_cfg_options('configs/upernet_sola_t_ade20k.py', tmp_path, iters=0)
