@@ -1,6 +1,8 @@
 """Config tests: read the toolkits' metafiles once per session (see
-:func:`tests.configs.helpers.metafiles_read_once`)."""
+:func:`tests.configs.helpers.metafiles_read_once`), and run the models on one torch thread
+(on a shared, busy machine two threads per process thrash: measured 3x slower)."""
 import pytest
+import torch
 
 from tests.configs.helpers import metafiles_read_once
 
@@ -9,3 +11,11 @@ from tests.configs.helpers import metafiles_read_once
 def _read_toolkit_metafiles_once():
     with metafiles_read_once():
         yield
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
