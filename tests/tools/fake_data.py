@@ -173,9 +173,10 @@ def write_imagenet(root: PathLike, num_classes: int = 3, per_class: int = 2,
                    seed: int = 0) -> Path:
     """Write an ImageNet-1K-layout classification dataset under ``root``.
 
-    ``train/<wnid>/<wnid>_<k>.JPEG`` (``per_class`` per class) with ``meta/train.txt``, and a
-    flat ``val/ILSVRC2012_val_<k>.JPEG`` (``val_per_class`` per class) with ``meta/val.txt``; lines are
-    ``relative/path label``, labels 0..num_classes-1 in ImageNet's class order.
+    ``train/<wnid>/<wnid>_<k>.JPEG`` (``per_class`` per class) with ``meta/train.txt``, and
+    a flat ``val/ILSVRC2012_val_<k>.JPEG`` (``val_per_class`` per class) with
+    ``meta/val.txt``; lines are ``relative/path label``, labels 0..num_classes-1 in
+    ImageNet's class order.
 
     Returns:
         ``root`` as a Path.
@@ -215,7 +216,8 @@ def write_imagenet(root: PathLike, num_classes: int = 3, per_class: int = 2,
 # ------------------------------------------------------------------ shrinking a config onto them
 # Pipeline fields that hold an image size (int, (w, h) / (h, w), or a list of those).
 _SIZE_KEYS = ('scale', 'scales', 'crop_size', 'img_scale')
-# Dataset wrappers whose real dataset sits under ``dataset``.
+# Fields of dataset wrappers (e.g. RepeatDataset, the real dataset under ``dataset``) that
+# repeat the data; a tiny run sets them to 1.
 _REPEAT_KEYS = ('times', )
 
 
@@ -300,8 +302,11 @@ def tiny_cfg_dict(config_path: PathLike, data_root: PathLike,
     - iteration-based loops: ``max_iters = iters * epochs``, ``val_interval`` and the
       checkpoint interval ``= iters``;
     - epoch-based loops: ``max_epochs = epochs``, validation and checkpoints every epoch, the
-      training set cut to its first ``iters * batch_size`` images (``indices``) and dataset
-      wrappers' ``times`` set to 1.
+      training set cut to its first ``iters * batch_size`` images (``indices``; write at
+      least that many, and with N processes each takes 1/N of them) and dataset wrappers'
+      ``times`` set to 1;
+    - LR schedulers without an ``end`` that would begin after the shortened run get
+      ``end = begin + 1`` (mmengine refuses ``end <= begin``).
 
     Every pipeline's size fields (``scale``, ``scales``, ``crop_size``, ``img_scale``) shrink
     by one factor per pipeline so that its largest short side becomes ``img_size``
