@@ -172,24 +172,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def check_checkpoint(cfg, checkpoint: str) -> None:
-    """The checkpoint exists (and fits the config's model, once that check is available)."""
-    if not osp.isfile(checkpoint):
-        raise InferError(f'checkpoint {checkpoint!r} does not exist')
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     import torch
 
     import mmsola  # noqa: F401  (registers SoLAVision; weights-only loading of checkpoints)
-    from mmsola.apis import init_toolkit, load_config, toolkit_of
+    from mmsola.apis import check_checkpoint, init_toolkit, load_config, toolkit_of
 
     try:
         cfg = load_config(args.config, args.cfg_options)
         images = collect_images(args.images)
         check_checkpoint(cfg, args.checkpoint)
-    except ValueError as err:  # InferError, ConfigError
+    except ValueError as err:  # InferError, ConfigError, CheckpointError
         print(f'infer.py: error: {err}', file=sys.stderr)
         return 2
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

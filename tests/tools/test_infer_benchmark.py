@@ -1,0 +1,149 @@
+"""tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
+tools/analysis/benchmark.py measures images/s on synthetic and on dataset inputs."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.script_loading import load_script
+from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_imagenet
+
+pytest.importorskip('mmseg')
+pytest.importorskip('mmpretrain')
+
+SEG_CONFIG = 'configs/upernet_sola_t_ade20k.py'
+CLS_CONFIG = 'configs/sola_t_in1k.py'
+
+infer = load_script('tools/infer.py')
+benchmark = load_script('tools/analysis/benchmark.py')
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """One torch thread: on a shared, busy machine two threads per process thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _checkpoint(config, path, meta):
+    from mmsola.apis import build_model, load_config
+    model = build_model(load_config(config))
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory, one_thread):
+    """Tiny ADE20K and ImageNet layouts, a checkpoint of each config (random weights; the
+    classifier's with its own class names in meta, the segmentor's without meta) and the
+    options that shrink each config onto its data."""
+    root = tmp_path_factory.mktemp('infer')
+    ade = write_ade20k(root / 'ade', num_train=1, num_val=2, size=(40, 56))
+    imagenet = write_imagenet(root / 'imagenet', num_classes=2, per_class=1, size=(40, 40))
+    classes = tuple(f'thing_{i}' for i in range(1000))
+    return dict(
+        ade=ade, imagenet=imagenet, classes=classes,
+        seg_ckpt=_checkpoint(SEG_CONFIG, root / 'seg.pth', {}),
+        cls_ckpt=_checkpoint(CLS_CONFIG, root / 'cls.pth', dict(dataset_meta=dict(
+            classes=classes))),
+        seg_options=tiny_cfg_options(SEG_CONFIG, ade, img_size=32),
+        cls_options=tiny_cfg_options(CLS_CONFIG, imagenet, img_size=32))
+
+
+def test_infer_segmentation_folder(data, tmp_path, capsys):
+    images = sorted((data['ade'] / 'images' / 'validation').glob('*.jpg'))
+    out = tmp_path / 'out'
+    assert infer.main([SEG_CONFIG, str(data['seg_ckpt']), str(images[0].parent),
+                       '--out-dir', str(out), '--device', 'cpu',
+                       '--cfg-options', *data['seg_options']]) == 0
+    assert 'classes and palette from the config' in capsys.readouterr().out
+    for image in images:
+        original = np.asarray(Image.open(image))
+        drawn = np.asarray(Image.open(out / 'vis' / image.name))
+        assert drawn.shape == original.shape
+        # the class colours are blended over the image
+        assert np.abs(drawn.astype(int) - original).mean() > 5
+        label = np.asarray(Image.open(out / 'preds' / f'{image.stem}.png'))
+        assert label.shape == original.shape[:2] and label.max() < 150
+    assert sorted(p.name for p in (out / 'preds').iterdir()) == [
+        f'{i.stem}.png' for i in images]
+
+
+def test_infer_classification_files(data, tmp_path):
+    images = sorted((data['imagenet'] / 'val').glob('*.JPEG'))
+    out = tmp_path / 'out'
+    assert infer.main([CLS_CONFIG, str(data['cls_ckpt']), *map(str, images), '--out-dir',
+                       str(out), '--device', 'cpu', '--batch-size', '2',
+                       '--cfg-options', *data['cls_options']]) == 0
+    for image in images:
+        assert Image.open(out / 'vis' / f'{image.stem}.png').size[0] > 0
+        pred = json.loads((out / 'preds' / f'{image.stem}.json').read_text())
+        assert len(pred['pred_scores']) == 1000
+        assert pred['pred_label'] == int(np.argmax(pred['pred_scores']))
+        assert pred['pred_score'] == pytest.approx(max(pred['pred_scores']))
+        # the class names saved in the checkpoint's meta
+        assert pred['pred_class'] == data['classes'][pred['pred_label']]
+
+
+def test_infer_bad_input(data, tmp_path, capsys):
+    image = next((data['ade'] / 'images' / 'validation').glob('*.jpg'))
+    out = tmp_path / 'out'
+
+    def error(*argv):
+        assert infer.main([*argv, '--out-dir', str(out)]) == 2
+        return capsys.readouterr().err
+
+    assert "image 'missing.jpg' does not exist" in error(
+        SEG_CONFIG, str(data['seg_ckpt']), 'missing.jpg')
+    (tmp_path / 'empty').mkdir()
+    assert 'holds no image' in error(SEG_CONFIG, str(data['seg_ckpt']), str(tmp_path / 'empty'))
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'a' / image.name).write_bytes(image.read_bytes())
+    assert 'have the same name' in error(SEG_CONFIG, str(data['seg_ckpt']), str(image),
+                                         str(tmp_path / 'a'))
+    (tmp_path / 'broken.jpg').write_bytes(b'not an image')
+    assert 'not a readable image' in error(SEG_CONFIG, str(data['seg_ckpt']),
+                                           str(tmp_path / 'broken.jpg'))
+    # a classifier checkpoint for the segmentor: the mismatch is named, nothing is built
+    message = error(SEG_CONFIG, str(data['cls_ckpt']), str(image))
+    assert 'does not fit the model' in message and 'unexpected: head.fc.weight' in message
+    assert not out.exists()
+
+
+def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path, capsys):
+    result_file = tmp_path / 'speed.json'
+    options = tiny_cfg_options(SEG_CONFIG, tmp_path / 'no_ade', img_size=32)
+    assert benchmark.main([SEG_CONFIG, str(data['seg_ckpt']), '--device', 'cpu',
+                           '--threads', '1', '--warmup', '1', '--repeats', '2',
+                           '--shape', '32', '48', '--out', str(result_file),
+                           '--cfg-options', *options]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(result_file.read_text())
+    assert result['synthetic'] and 'test dataset not found' in result['inputs']
+    assert 'no_ade' in result['inputs'] and 'synthetic 32x48' in printed
+    (rank0, ) = result['per_rank']
+    assert rank0['repeats'] == 2 and rank0['median_s'] > 0
+    assert result['images_per_s'] == pytest.approx(1 / rank0['median_s'])
+    assert f"images/s: {result['images_per_s']:.2f}" in printed
+    assert result['environment']['torch_threads'] == 1
+
+
+def test_benchmark_on_the_dataset(data, tmp_path, capsys):
+    result_file = tmp_path / 'speed.json'
+    assert benchmark.main([CLS_CONFIG, '--device', 'cpu', '--batch-size', '2', '--warmup',
+                           '0', '--repeats', '1', '--out', str(result_file),
+                           '--cfg-options', *data['cls_options']]) == 0
+    result = json.loads(result_file.read_text())
+    assert not result['synthetic'] and 'the test dataset (ImageNet' in result['inputs']
+    assert result['batch_size'] == 2
+    assert result['images_per_s'] == pytest.approx(2 / result['per_rank'][0]['median_s'])
+    assert 'weights: random' in capsys.readouterr().out
+
+
+def test_benchmark_bad_checkpoint(data, capsys):
+    assert benchmark.main([SEG_CONFIG, str(data['cls_ckpt']), '--synthetic']) == 2
+    assert 'does not fit the model' in capsys.readouterr().err
