@@ -1,10 +1,19 @@
 """Helpers behind mmsola's command-line tools (``tools/``): loading and checking configs,
-building their models, checking datasets and checkpoints.
+building their models, checking datasets and checkpoints, and fitting the launcher to the
+machine.
 
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
 """
+from .checks import (CheckpointError, DatasetNotFoundError, check_checkpoint, check_datasets,
+                     check_pretrained, model_shapes, resolve_resume)
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
                      toolkit_of)
+from .launcher import LauncherError, build_runner, setup_launcher
 
-__all__ = ['TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of']
+__all__ = [
+    'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
+    'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
+    'check_pretrained', 'model_shapes', 'resolve_resume', 'LauncherError', 'build_runner',
+    'setup_launcher'
+]

@@ -1,0 +1,116 @@
+"""Fit a config's distributed settings to the launcher and the machine, and build its Runner.
+
+The configs are written for GPUs (NCCL, SyncBN, DDP on one device per process). mmengine's
+launchers call ``torch.cuda.set_device`` and give DDP a CUDA device id, so on a machine
+without CUDA :func:`setup_launcher` starts the process group itself with gloo, lets DDP
+work on CPU modules and turns SyncBN into BN (torch's SyncBatchNorm runs on GPUs only).
+"""
+import os
+from datetime import timedelta
+from typing import Any
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+# What each launcher reads from the environment.
+_LAUNCHER_ENV = {
+    'pytorch': ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+    'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
+    'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK'),
+}
+_HOW = {
+    'pytorch': 'start it with tools/dist_train.sh CONFIG NPROC (or tools/dist_test.sh), '
+               'which runs torchrun',
+    'slurm': 'start it with tools/slurm_train.sh (or tools/slurm_test.sh), which runs srun',
+    'mpi': 'start it with mpirun (Open MPI)',
+}
+_SYNC_BN = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm')
+
+
+class LauncherError(RuntimeError):
+    """A launcher that cannot work in this environment; the message says what to do."""
+
+
+def _sync_bn_to_bn(node: Any) -> int:
+    """Turn every ``type='SyncBN'`` norm in a config tree into ``'BN'``; how many."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') in _SYNC_BN:
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += _sync_bn_to_bn(value)
+    return count
+
+
+def _cpu_ddp(cfg: Config) -> None:
+    """DDP over CPU processes: no device ids; SyncBN becomes per-process BN."""
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.sync_bn = None
+    if _sync_bn_to_bn(cfg.model):
+        print_log('no CUDA: SyncBN layers become BN (statistics per process)',
+                  logger='current', level=30)
+
+
+def setup_launcher(cfg: Config, launcher: str) -> None:
+    """Set ``cfg.launcher`` and make the distributed run work on this machine.
+
+    With CUDA, mmengine's Runner sets up everything from ``cfg.env_cfg.dist_cfg``. Without
+    CUDA, only ``'pytorch'`` (torchrun) works: the gloo process group is started here (the
+    Runner then uses it), ``dist_cfg.backend`` becomes ``'gloo'``, DDP gets no device ids
+    and SyncBN becomes BN.
+
+    Raises:
+        LauncherError: an unknown launcher, the launcher's environment variables are
+            missing (the script was not started by it), or ``'slurm'``/``'mpi'`` without CUDA.
+    """
+    if launcher not in LAUNCHERS:
+        raise LauncherError(f'--launcher {launcher!r}: choose one of {LAUNCHERS}')
+    cfg.launcher = launcher
+    if launcher == 'none':
+        return
+    absent = [name for name in _LAUNCHER_ENV[launcher] if name not in os.environ]
+    if absent:
+        raise LauncherError(
+            f'--launcher {launcher} needs the environment its launcher sets, but '
+            f'{", ".join(absent)} {"is" if len(absent) == 1 else "are"} not set: '
+            f'{_HOW[launcher]}. For one process, use --launcher none.')
+    if torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise LauncherError(
+            f'--launcher {launcher} needs CUDA GPUs (mmengine binds each process to one); '
+            'this machine has none. On CPU, start several processes with '
+            'tools/dist_train.sh CONFIG NPROC (torchrun, gloo), or one with --launcher none.')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') != 'gloo':
+        print_log(f"no CUDA: distributed backend {dist_cfg.get('backend', 'nccl')!r} -> "
+                  "'gloo'", logger='current', level=30)
+        dist_cfg['backend'] = 'gloo'
+    _cpu_ddp(cfg)
+    if not torch.distributed.is_initialized():
+        timeout = dist_cfg.get('timeout')
+        kwargs = dict(timeout=timedelta(seconds=timeout)) if timeout else {}
+        torch.distributed.init_process_group(backend='gloo', **kwargs)
+
+
+def build_runner(cfg: Config):
+    """The config's Runner in its toolkit's scope: ``runner_type`` from the toolkit's
+    ``RUNNERS`` registry if the config names one, mmengine's ``Runner`` otherwise."""
+    from mmengine.runner import Runner
+
+    from .config import init_toolkit
+    registry = init_toolkit(cfg)
+    if 'runner_type' in cfg:
+        return registry.RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
