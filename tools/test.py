@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint with an mmsola config, in mmdet, mmseg or mmpretrain (by its scope).
+
+    python tools/test.py configs/upernet_sola_t_ade20k.py CKPT [--work-dir DIR]
+        [--out preds.pkl] [--show-dir DIR] [--tta] [--cfg-options KEY=VALUE ...]
+        [--launcher pytorch]
+
+The metrics go to the log and to WORK_DIR/<timestamp>/<timestamp>.json. Before anything is
+built, the config, the test data and the checkpoint (exists, fits the model) are checked; a
+problem ends the run with one message (exit status 1).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+from typing import List, Optional
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+
+from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
+                         build_runner, check_checkpoint, check_datasets, load_config,
+                         setup_launcher, toolkit_of)
+
+USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
+
+
+class DumpSegResults(DumpResults):
+    """mmengine's DumpResults without the per-class ``seg_logits`` (C x H x W floats per
+    image); keeps ``pred_sem_seg``, ``gt_sem_seg`` and the image meta."""
+
+    def process(self, data_batch, predictions) -> None:
+        super().process(data_batch, [{k: v for k, v in p.items() if k != 'seg_logits'}
+                                     for p in predictions])
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='config file, e.g. configs/sola_t_in1k.py')
+    parser.add_argument('checkpoint', help='checkpoint file to evaluate')
+    parser.add_argument('--work-dir', help='where the log and metrics go (default: '
+                        'work_dirs/<config name>)')
+    parser.add_argument('--out', metavar='FILE.pkl',
+                        help='write the predictions to this pickle file (mmdet: its '
+                        'DumpDetResults; mmseg: label maps; mmpretrain: scores and labels)')
+    parser.add_argument('--show-dir', metavar='DIR',
+                        help='save each test image with its predictions drawn into DIR')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_model and "
+                        'tta_pipeline (mmpretrain: flip averaging when it has none)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_test.sh sets pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out {args.out}: name a pickle file (.pkl or .pickle)')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def _show(cfg: Config, show_dir: str) -> None:
+    """Turn on the toolkit's visualization hook, drawing every test image into show_dir."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ConfigError("--show-dir needs default_hooks.visualization (the toolkit's "
+                          'VisualizationHook) in the config; its default_runtime base has it.')
+    toolkit = toolkit_of(cfg)
+    if toolkit == 'mmdet':
+        hook.update(draw=True, test_out_dir=show_dir)
+    elif toolkit == 'mmseg':  # draws through the visualizer's backends, into save_dir
+        hook.update(draw=True, interval=1)
+        cfg.visualizer.save_dir = show_dir
+    else:
+        hook.update(enable=True, out_dir=show_dir, interval=1)
+
+
+def _flip_tta(cfg: Config) -> None:
+    """mmpretrain's default TTA: average the scores of the image and its mirror."""
+    cfg.setdefault('tta_model', dict(type='mmpretrain.AverageClsScoreTTA'))
+    if 'tta_pipeline' not in cfg:
+        pipeline = deepcopy(cfg.test_dataloader.dataset.pipeline)
+        pipeline[-1] = dict(type='TestTimeAug', transforms=[
+            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+            [pipeline[-1]]])
+        cfg.tta_pipeline = pipeline
+
+
+def _check_tta(cfg: Config) -> None:
+    """The config has what --tta needs (mmpretrain gets flip averaging by default)."""
+    if toolkit_of(cfg) == 'mmpretrain':
+        _flip_tta(cfg)
+    absent = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if absent:
+        raise ConfigError(
+            f'--tta: {cfg.filename} has no {" and no ".join(absent)}. Add both to the config '
+            "(see the toolkit's *_tta.py configs, e.g. mmdet's DetTTAModel with a "
+            'TestTimeAug pipeline), or test without --tta.')
+
+
+def _tta(cfg: Config) -> None:
+    """Wrap the model in the config's TTA model and test with its TTA pipeline."""
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def _dump_metric(toolkit: str, out: str):
+    if toolkit == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        return DumpDetResults(out_file_path=out)
+    if toolkit == 'mmseg':
+        return DumpSegResults(out_file_path=out)
+    return DumpResults(out_file_path=out)
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command line to the config (everything but the launcher)."""
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    check_datasets(cfg, ('test', ))
+    if args.tta:
+        _check_tta(cfg)
+    if args.show_dir:
+        _show(cfg, osp.abspath(args.show_dir))
+    check_checkpoint(cfg, args.checkpoint, what='checkpoint')  # against the model before TTA
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    if args.tta:
+        _tta(cfg)
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Test; returns the metrics (as ``Runner.test``)."""
+    args = parse_args(argv)
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        setup_launcher(cfg, args.launcher)
+    except USER_ERRORS as err:
+        sys.exit(f'error: {err}')
+    runner = build_runner(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(_dump_metric(toolkit_of(cfg), args.out))
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

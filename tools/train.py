@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Train a model from an mmsola config, in mmdet, mmseg or mmpretrain (by its default_scope).
+
+    python tools/train.py configs/upernet_sola_t_ade20k.py [--work-dir DIR] [--resume [CKPT]]
+        [--amp] [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+
+Before anything is built, the config, its datasets, its pretrained backbone and the
+checkpoint to resume or load from are checked; a problem ends the run with one message
+(exit status 1) and leaves the work dir as it was.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
+                         build_runner, check_checkpoint, check_datasets, check_pretrained,
+                         load_config, resolve_resume, setup_launcher)
+
+USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='config file, e.g. configs/sola_t_in1k.py')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: '
+                        'work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', metavar='CKPT',
+        help='continue a run: from CKPT, or without a value from the latest checkpoint in '
+        'the work dir (a fresh start when there is none)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper, CUDA only)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the lr by the total batch size / the config's "
+                        'auto_scale_lr.base_batch_size')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. train_cfg.max_iters=1000')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_train.sh sets pytorch)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command line to the config (everything but the launcher)."""
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise ConfigError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); this '
+                              'machine has none, so train without --amp.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
+            raise ConfigError(
+                f'--auto-scale-lr: {args.config} has no auto_scale_lr.base_batch_size (the '
+                'total batch size its lr is set for). Add auto_scale_lr = dict(enable=False, '
+                'base_batch_size=N) to the config.')
+        cfg.auto_scale_lr.enable = True
+    resume_from = resolve_resume(cfg, args.resume)
+    if resume_from is not None:
+        cfg.resume, cfg.load_from = True, resume_from
+    else:
+        cfg.resume = False
+        if args.resume == 'auto':
+            print_log(f'--resume: no checkpoint in {cfg.work_dir} yet, starting a new run',
+                      logger='current')
+    return cfg
+
+
+def check_inputs(cfg: Config) -> None:
+    """Datasets, pretrained backbone, and the checkpoint to resume or load from."""
+    check_datasets(cfg, ('train', 'val'))
+    check_pretrained(cfg)
+    if cfg.get('load_from'):
+        what = '--resume' if cfg.resume else 'load_from'
+        check_checkpoint(cfg, cfg.load_from, what=what, resume=cfg.resume)
+
+
+def main(argv: Optional[List[str]] = None):
+    """Train; returns the trained model (as ``Runner.train``)."""
+    args = parse_args(argv)
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        check_inputs(cfg)
+        setup_launcher(cfg, args.launcher)
+    except USER_ERRORS as err:
+        sys.exit(f'error: {err}')
+    runner = build_runner(cfg)
+    return runner.train()
+
+
+if __name__ == '__main__':
+    main()
