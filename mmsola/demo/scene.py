@@ -91,8 +91,8 @@ def render_scene(rng: np.random.Generator, size: int, scene: str,
             of the image) after occlusion; the layout is redrawn until they do.
 
     Returns:
-        image (size, size, 3) uint8 RGB and label (size, size) uint8 with ``label_of(class)``
-        per pixel and 0 for unlabelled clutter.
+        image (size, size, 3) uint8 RGB and label (size, size) uint8 with the ADE20K id
+        ``label_of(class)`` per pixel and 0 for unlabelled clutter.
     """
     if scene not in SCENES:
         raise ValueError(f'scene must be one of {SCENES}, got {scene!r}')

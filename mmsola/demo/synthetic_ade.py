@@ -2,9 +2,9 @@
 
 ::
 
-    <root>/images/{training,validation}/demo_<split>_000001.jpg      RGB, JPEG quality 95
-    <root>/annotations/{training,validation}/demo_<split>_000001.png  class index + 1, 0 = unlabelled
-    <root>/sola_demo.json                                            manifest, written last
+    <root>/images/{training,validation}/demo_<split>_000001.jpg       RGB, JPEG quality 95
+    <root>/annotations/{training,validation}/demo_<split>_000001.png  ADE20K ids, 0 = unlabelled
+    <root>/sola_demo.json                                             manifest, written last
 
 Generation is deterministic: image ``i`` of a split draws from its own generator seeded with
 ``(seed, split, i)``, and the files are written with fixed encoder settings, so the same seed
@@ -96,7 +96,7 @@ def _write_splits(tmp: Path, seed: int, sizes: Dict[str, int], image_size: int,
     for split, num in sizes.items():
         (tmp / 'images' / split).mkdir(parents=True)
         (tmp / 'annotations' / split).mkdir(parents=True)
-        counts = np.zeros(len(CLASSES) + 1, np.int64)
+        counts = np.zeros(256, np.int64)
         for i, (scene, required) in enumerate(split_plan(seed, split, num)):
             rng = np.random.default_rng([seed, SPLITS[split], i])
             image, label = render_scene(rng, image_size, scene, required)

@@ -1,0 +1,70 @@
+"""The demo's whole path, shrunk to a few iterations: dataset, tools/train.py, mmseg's
+IoUMetric, metrics JSON, both PNGs, a checkpoint tools/test.py takes as is; and a rerun that
+keeps the dataset and the first run's outputs."""
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mmsola.demo import CLASSES
+from tests.script_loading import REPO_ROOT, load_script
+
+pytestmark = pytest.mark.slow
+
+SHRINK = ['--num-train', '4', '--num-val', '3', '--image-size', '64', '--iters', '2',
+          '--batch-size', '2', '--workers', '0', '--num-vis', '2']
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    """Two runs of the demo command, the second after the first finished."""
+    tmp = tmp_path_factory.mktemp('demo_run')
+    argv = ['--data-root', str(tmp / 'data'), '--work-dir-root', str(tmp / 'work_dirs'),
+            '--seed', '0', *SHRINK]
+    run_demo = load_script('tools/demo/run_demo.py')
+    first = run_demo.main(argv)
+    first_dir = Path(first['metrics_file']).parent
+    snapshot = {p: p.stat().st_mtime_ns for p in (tmp / 'data').rglob('*')}
+    outputs = {p: p.read_bytes() for p in first_dir.iterdir() if p.is_file()}
+    second = run_demo.main(argv)
+    return dict(tmp=tmp, first=first, second=second, snapshot=snapshot, outputs=outputs)
+
+
+def test_first_run_writes_metrics_pictures_and_checkpoint(runs):
+    metrics = runs['first']
+    work_dir = Path(metrics['metrics_file']).parent
+    assert json.loads((work_dir / 'metrics.json').read_text()) == metrics
+    assert set(metrics['per_class_IoU']) == set(CLASSES)
+    assert 0 <= metrics['mIoU'] <= 100 and metrics['iterations'] == 2
+    trivial = metrics['trivial_predictor']
+    assert trivial['class'] in CLASSES and 0 < trivial['mIoU'] < 100
+    # the trivial predictor hits exactly one class; its mIoU is that class's IoU / 8
+    assert sum(v > 0 for v in trivial['IoU'].values() if v is not None) == 1
+    # the validation run inside training (Runner + IoUMetric) saw the same final model
+    assert metrics['val_mIoU_during_training'][-1] == dict(iter=2, mIoU=metrics['mIoU'])
+    for name in ('training_curve.png', 'predictions.png'):
+        with Image.open(work_dir / name) as png:
+            assert png.format == 'PNG' and min(png.size) > 200
+    assert Path(metrics['checkpoint']) == work_dir / 'iter_2.pth'
+
+
+def test_rerun_keeps_dataset_and_previous_outputs(runs):
+    tmp, first, second = runs['tmp'], runs['first'], runs['second']
+    assert first['dataset_built'] and not second['dataset_built']
+    assert {p: p.stat().st_mtime_ns for p in (tmp / 'data').rglob('*')} == runs['snapshot']
+    first_dir, second_dir = (Path(m['metrics_file']).parent for m in (first, second))
+    assert first_dir != second_dir and first_dir.parent == second_dir.parent
+    for path, content in runs['outputs'].items():
+        assert path.read_bytes() == content
+    assert (second_dir / 'metrics.json').is_file()
+
+
+def test_checkpoint_works_in_tools_test(runs, tmp_path):
+    """tools/test.py takes the run's dumped config and checkpoint as they are."""
+    metrics = runs['first']
+    work_dir = Path(metrics['metrics_file']).parent
+    test_tool = load_script('tools/test.py')
+    scores = test_tool.main([str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'],
+                             '--work-dir', str(tmp_path)])
+    assert scores['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)
