@@ -1,7 +1,13 @@
-"""tools/analysis/get_flops.py: the attention products are counted, equal to a hand count."""
+"""tools/analysis/get_flops.py: the attention products are counted, equal to a hand count;
+--config counts the whole model of any toolkit's config."""
 import pytest
+from mmengine.config import Config
 
-from tests.script_loading import load_script
+from mmsola.analysis import flops
+from mmsola.models import SoLAVision
+from tests.script_loading import REPO_ROOT, load_script
+
+CONFIGS = REPO_ROOT / 'configs'
 
 
 @pytest.fixture(scope='module')
@@ -35,7 +41,7 @@ def test_swapping_a_linear_block_for_softmax(get_flops):
 
 
 def test_a_missing_handle_is_caught(get_flops, monkeypatch):
-    monkeypatch.setattr(get_flops, 'sdpa_flop_jit', lambda inputs, outputs: 0)
+    monkeypatch.setattr(flops, 'sdpa_flop_jit', lambda inputs, outputs: 0)
     with pytest.raises(RuntimeError, match='hand count'):
         get_flops.report('tiny', (32, 32), layer_pattern='L/L/S/S', embed_dims=16)
 
@@ -48,3 +54,64 @@ def test_cli_prints_the_table(get_flops, capsys):
     row = [line for line in out.splitlines() if line.startswith('| tiny')][0]
     params = float(row.split('|')[4])
     assert 24.5 < params < 30  # the spec's expected size of tiny
+
+
+@pytest.mark.parametrize('name, shape', [
+    ('sola_t_in1k.py', (224, 224)),             # ResizeEdge 256 then CenterCrop 224
+    ('upernet_sola_s_ade20k.py', (512, 2048)),  # keep-ratio Resize (2048, 512): its box
+    ('mask_rcnn_sola_b_fpn_3x_coco.py', (800, 1333)),
+])
+def test_default_shape_is_the_configs_test_size(name, shape):
+    assert flops.test_input_shape(Config.fromfile(CONFIGS / name)) == shape
+
+
+def test_a_config_without_a_test_size_is_refused():
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))))
+    with pytest.raises(ValueError, match='--shape H W'):
+        flops.test_input_shape(cfg)
+
+
+# The arch's widths with one block per stage keep the whole-model traces fast.
+SHORT = ['L', 'L', 'L', 'S']
+
+
+def test_classifier_config_counts_as_the_arch(get_flops):
+    """SoLAVisionCls of sola_t_in1k is the counted classifier of --arch tiny: same numbers."""
+    r = flops.report_config(str(CONFIGS / 'sola_t_in1k.py'), (64, 64),
+                            {'model.backbone.layer_pattern': SHORT})
+    arch = get_flops.report('tiny', (64, 64), layer_pattern='/'.join(SHORT))
+    assert r['model'] == 'ImageClassifier' and r['shape'] == (64, 64)
+    assert (r['params'], r['backbone_params'], r['flops'], r['attention']) == \
+        (arch['params'], arch['backbone_params'], arch['flops'], arch['attention'])
+    assert r['by_module']['head'] == 512 * 1000
+    row = get_flops.format_config_table([r]).splitlines()[-1]
+    assert row.startswith(f'| {CONFIGS / "sola_t_in1k.py"} | ImageClassifier | 64x64 | '
+                          f'{arch["params"] / 1e6:.2f} |')
+
+
+def test_detector_config_counts_heads_on_fixed_proposals():
+    """The whole Mask R-CNN: backbone (attention = hand count), FPN, RPN head, and the RoI
+    heads on test_cfg.rpn.max_per_img fixed proposals."""
+    r = flops.report_config(str(CONFIGS / 'mask_rcnn_sola_t_fpn_1x_coco.py'), (64, 96), {
+        'model.test_cfg.rpn.max_per_img': 10, 'model.backbone.layer_pattern': SHORT})
+    assert r['model'] == 'MaskRCNN' and r['note'] == 'fixed 10 proposals'
+    backbone = SoLAVision('tiny', layer_pattern=SHORT, out_indices=(0, 1, 2, 3))
+    assert r['attention'] == flops.attention_flops_by_hand(backbone, (64, 96))
+    assert r['backbone_params'] == sum(p.numel() for p in backbone.parameters())
+    # per RoI: the box head (2 fc: 256*7*7 -> 1024 -> 1024, cls 81, box 80*4) and the mask
+    # head (4 conv3x3 256 at 14x14, deconv 2x2 to 28x28, conv1x1 to 80 classes)
+    box = 256 * 49 * 1024 + 1024 * 1024 + 1024 * 81 + 1024 * 320
+    mask = 4 * 256 * 256 * 9 * 14 * 14 + 256 * 256 * 4 * 14 * 14 + 256 * 80 * 28 * 28
+    assert r['by_module']['roi_head'] == 10 * (box + mask)
+    assert r['by_module']['backbone'] == r['backbone_flops']
+    assert r['flops'] == sum(r['by_module'].values())  # neck and rpn_head: the rest
+    assert min(r['by_module'][k] for k in ('neck', 'rpn_head')) > 0
+
+
+def test_bad_config_is_one_clear_error(get_flops, capsys, tmp_path):
+    assert get_flops.main(['--config', str(tmp_path / 'nope.py')]) == 2
+    err = capsys.readouterr().err
+    assert 'nope.py' in err and 'does not exist' in err
+    with pytest.raises(SystemExit):
+        get_flops.main(['--arch', 'tiny', '--config', str(CONFIGS / 'sola_t_in1k.py')])

@@ -1,122 +1,30 @@
-"""Parameters and FLOPs of SoLA-Vision, with the attention matrix products counted.
+"""Parameters and FLOPs of SoLA-Vision models, with the attention matrix products counted.
 
     python tools/analysis/get_flops.py --arch tiny small base --shape 224 224
+    python tools/analysis/get_flops.py --config configs/upernet_sola_t_ade20k.py
+    python tools/analysis/get_flops.py --config configs/*.py        # the config table
 
-Counts with ``mmengine.analysis`` (FlopAnalyzer + parameter_count), where one multiply-add is
-one flop (as in fvcore). The model is the ImageNet classifier (backbone, global average pool,
-linear head with ``--num-classes``), the same parameters as ``SoLAVisionCls``.
+``--arch`` counts the ImageNet classifier (backbone, global average pool, linear head with
+``--num-classes``; the parameters of SoLAVisionCls). ``--config`` counts the whole model of a
+config in its toolkit's tensor mode (the inference network, no post-processing) at the
+config's test size unless ``--shape`` is given: a classifier with its head, a segmentor's
+backbone + decode head (the auxiliary head is training-only: its parameters are in the
+params column, not in the FLOPs), a two-stage detector's backbone, neck, RPN head and RoI
+heads on a fixed set of ``test_cfg.rpn.max_per_img`` proposals (mask head on the first 100,
+as mmdet's tensor mode does). One multiply-add is one flop (mmengine.analysis, as fvcore).
 
-mmengine has no handle for ``aten::scaled_dot_product_attention``; this tool adds one
-(QK^T and attn @ V). The linear-attention op traces as one custom-op node whatever its
-backend, counted by the handle ``mmsola.ops`` exports. Each reported attention total is checked
-against a hand count of the formulas (``attention_flops_by_hand``); a disagreement is an error.
+The counting lives in ``mmsola.analysis.flops``; every run checks the traced attention of each
+SoLAVision against a hand count of the formulas and stops if they disagree.
 """
 import argparse
-import math
 import sys
-from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Sequence
 
-import torch
-from torch import nn
-
-import mmsola  # noqa: F401  (registers SoLAVision)
-from mmsola.models import SoLAVision
-from mmsola.ops import LINEAR_ATTENTION_OP_NAME, linear_attention_flop_handle
-
-
-def sdpa_flop_jit(inputs: List, outputs: List) -> int:
-    """mmengine handle for ``aten::scaled_dot_product_attention``: QK^T and attn @ V.
-
-    q (..., N, d), k (..., M, d), v (..., M, dv): ``prod(...) * N * M * (d + dv)`` multiply-adds.
-    The softmax and the scaling are elementwise and, as in fvcore, not counted.
-    """
-    from mmengine.analysis.jit_handles import get_shape
-    q, k, v = (get_shape(x) for x in inputs[:3])
-    batch = math.prod(q[:-2])
-    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
-
-
-class CountedClassifier(nn.Module):
-    """SoLAVision -> global average pool -> Linear: the parameters of SoLAVisionCls."""
-
-    def __init__(self, backbone: SoLAVision, num_classes: int = 1000):
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Linear(backbone.num_features[-1], num_classes) if num_classes else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.backbone(x)[-1].mean(dim=(2, 3))
-        return self.head(x) if self.head is not None else x
-
-
-def stage_grids(shape: Sequence[int]) -> List[Tuple[int, int]]:
-    """Token grid of each stage for an (H, W) input (ceil at every stride-2 step)."""
-    h, w = math.ceil(math.ceil(shape[0] / 2) / 2), math.ceil(math.ceil(shape[1] / 2) / 2)
-    grids = []
-    for _ in range(4):
-        grids.append((h, w))
-        h, w = math.ceil(h / 2), math.ceil(w / 2)
-    return grids
-
-
-def attention_flops_by_hand(model: SoLAVision, shape: Sequence[int]) -> Counter:
-    """Multiply-adds of the attention products per image, from the formulas.
-
-    'S' (h heads, head dim d, N tokens): QK^T and attn @ V, ``2 h N^2 d``.
-    'L': the normaliser phi(q) . mean_n phi(k), ``h N d``, plus phi(k)^T v and q @ kv,
-    ``2 h N d^2``. 'H' counts h/2 heads of each. Returns Counter(softmax=..., linear=...).
-    """
-    count = Counter(softmax=0, linear=0)
-    for (h, w), pattern, heads, width in zip(stage_grids(shape), model.layer_pattern,
-                                             model.num_heads, model.num_features):
-        n, d = h * w, width // heads
-        for kind in pattern:
-            n_soft = heads if kind == 'S' else heads // 2 if kind == 'H' else 0
-            n_lin = heads - n_soft
-            count['softmax'] += 2 * n_soft * n * n * d
-            count['linear'] += n_lin * n * d * (2 * d + 1)
-    return count
-
-
-def measure(model: nn.Module, shape: Sequence[int]) -> Dict[str, object]:
-    """Trace ``model`` on a (1, 3, H, W) input: total flops, flops by operator, parameters."""
-    from mmengine.analysis import FlopAnalyzer, parameter_count
-    inputs = (torch.zeros(1, 3, *shape), )
-    analyzer = FlopAnalyzer(model.eval(), inputs)
-    analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit,
-                           **{LINEAR_ATTENTION_OP_NAME: linear_attention_flop_handle})
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return dict(flops=analyzer.total(), by_operator=Counter(analyzer.by_operator()),
-                params=parameter_count(model)[''])
-
-
-def traced_attention(by_operator: Counter) -> Counter:
-    """Attention flops as traced: SDPA and the linear-attention custom op."""
-    return Counter(softmax=by_operator.get('scaled_dot_product_attention', 0),
-                   linear=by_operator.get(LINEAR_ATTENTION_OP_NAME.split('::')[-1], 0))
-
-
-def report(arch: str, shape: Sequence[int], layer_pattern: Optional[str] = None,
-           num_classes: int = 1000, **backbone_kwargs) -> Dict[str, object]:
-    """Measure one arch (``backbone_kwargs`` override SoLAVision arguments); raise
-    RuntimeError if the traced attention disagrees with the hand count."""
-    if layer_pattern:
-        backbone_kwargs['layer_pattern'] = layer_pattern
-    backbone = SoLAVision(arch, out_indices=(3, ), attn_backend='torch', **backbone_kwargs)
-    result = measure(CountedClassifier(backbone, num_classes), shape)
-    traced = traced_attention(result['by_operator'])
-    by_hand = attention_flops_by_hand(backbone, shape)
-    if traced != by_hand:
-        raise RuntimeError(f'{arch}: traced attention flops {dict(traced)} != hand count '
-                           f'{dict(by_hand)}; the flop handles miss or double-count an op')
-    return dict(arch=arch, pattern='/'.join(backbone.layer_pattern), shape=tuple(shape),
-                params=result['params'], backbone_params=sum(
-                    p.numel() for p in backbone.parameters()),
-                flops=result['flops'], attention=traced)
+from mmsola.analysis.flops import report, report_config
 
 
 def format_table(rows: Sequence[Dict[str, object]]) -> str:
+    """Markdown table of :func:`report` rows."""
     lines = ['| arch | layer pattern | input | params (M) | backbone params (M) | FLOPs (G) '
              '| softmax attn (G) | linear attn (G) |',
              '|---|---|---|---|---|---|---|---|']
@@ -128,25 +36,66 @@ def format_table(rows: Sequence[Dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
+def format_config_table(rows: Sequence[Dict[str, object]]) -> str:
+    """Markdown table of :func:`report_config` rows."""
+    lines = ['| config | model | input | params (M) | backbone params (M) | FLOPs (G) '
+             '| backbone FLOPs (G) | softmax attn (G) | linear attn (G) | counted |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['model']} | {r['shape'][0]}x{r['shape'][1]} "
+                     f"| {r['params'] / 1e6:.2f} | {r['backbone_params'] / 1e6:.2f} "
+                     f"| {r['flops'] / 1e9:.2f} | {r['backbone_flops'] / 1e9:.2f} "
+                     f"| {r['attention']['softmax'] / 1e9:.3f} "
+                     f"| {r['attention']['linear'] / 1e9:.3f} | {r['note']} |")
+    return '\n'.join(lines)
+
+
 def parse_args(argv=None):
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--arch', nargs='+', default=['tiny'],
-                        choices=['tiny', 'small', 'base', 't', 's', 'b'])
-    parser.add_argument('--shape', type=int, nargs=2, default=[224, 224], metavar=('H', 'W'))
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument('--arch', nargs='+', default=None,
+                      choices=['tiny', 'small', 'base', 't', 's', 'b'],
+                      help='backbone presets, counted as the ImageNet classifier '
+                      '(default: tiny)')
+    what.add_argument('--config', nargs='+', default=None,
+                      help='config files: the whole detector / segmentor / classifier')
+    parser.add_argument('--shape', type=int, nargs=2, default=None, metavar=('H', 'W'),
+                        help='input size (default: 224 224 with --arch, the test size of '
+                        'each config with --config)')
     parser.add_argument('--layer-pattern', default=None,
-                        help="override the pattern, stages separated by '/', "
+                        help="with --arch: override the pattern, stages separated by '/', "
                         'e.g. LL/LLLL/LLLSLLLS/LLLS')
     parser.add_argument('--num-classes', type=int, default=1000,
-                        help='classes of the linear head (0: backbone only)')
-    return parser.parse_args(argv)
+                        help='with --arch: classes of the linear head (0: backbone only)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='with --config: overrides, key=value (dotted keys)')
+    args = parser.parse_args(argv)
+    if args.config is None:
+        if args.cfg_options:
+            parser.error('--cfg-options needs --config')
+        args.arch = args.arch or ['tiny']
+    elif args.layer_pattern:
+        parser.error('--layer-pattern goes with --arch; with --config set '
+                     'model.backbone.layer_pattern through --cfg-options')
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rows = [report(a, args.shape, args.layer_pattern, args.num_classes) for a in args.arch]
-    print(format_table(rows))
-    print('\nFLOPs: multiply-adds (mmengine.analysis, as fvcore); attention products included '
-          'and equal to the hand count.')
+    if args.config:
+        try:
+            rows = [report_config(c, args.shape, args.cfg_options) for c in args.config]
+        except ValueError as err:  # a missing or unusable config (ConfigError), no test size
+            print(f'get_flops.py: error: {err}', file=sys.stderr)
+            return 2
+        print(format_config_table(rows))
+    else:
+        shape = args.shape or (224, 224)
+        rows = [report(a, shape, args.layer_pattern, args.num_classes) for a in args.arch]
+        print(format_table(rows))
+    print('\nFLOPs: multiply-adds (mmengine.analysis, as fvcore) of one image; attention '
+          'products included and equal to the hand count.')
     return 0
 
 
