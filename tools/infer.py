@@ -118,8 +118,7 @@ def run_detection(cfg, checkpoint, images, out_dir, args, meta) -> None:
 
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*dataset_meta or class names.*')
-        inferencer = DetInferencer(cfg, weights=checkpoint, device=args.device,
-                                   show_progress=False)
+        inferencer = DetInferencer(cfg, weights=checkpoint, device=args.device)
     if meta is not None:  # the visualizer shares this dict
         inferencer.model.dataset_meta.update(meta)
     inferencer(images, batch_size=args.batch_size, out_dir=out_dir, no_save_pred=False,
@@ -180,8 +179,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from mmsola.apis import check_checkpoint, init_toolkit, load_config, toolkit_of
 
     try:
+        images = collect_images(args.images)  # the cheapest check first
         cfg = load_config(args.config, args.cfg_options)
-        images = collect_images(args.images)
         check_checkpoint(cfg, args.checkpoint)
     except ValueError as err:  # InferError, ConfigError, CheckpointError
         print(f'infer.py: error: {err}', file=sys.stderr)

@@ -8,13 +8,14 @@ import torch
 from PIL import Image
 
 from tests.script_loading import load_script
-from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_imagenet
+from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
 
 pytest.importorskip('mmseg')
 pytest.importorskip('mmpretrain')
 
 SEG_CONFIG = 'configs/upernet_sola_t_ade20k.py'
 CLS_CONFIG = 'configs/sola_t_in1k.py'
+DET_CONFIG = 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'
 
 infer = load_script('tools/infer.py')
 benchmark = load_script('tools/analysis/benchmark.py')
@@ -87,6 +88,31 @@ def test_infer_classification_files(data, tmp_path):
         assert pred['pred_score'] == pytest.approx(max(pred['pred_scores']))
         # the class names saved in the checkpoint's meta
         assert pred['pred_class'] == data['classes'][pred['pred_label']]
+
+
+def test_infer_detection(one_thread, tmp_path):
+    pytest.importorskip('mmdet')
+    coco = write_coco(tmp_path / 'coco', num_train=1, num_val=2, size=(48, 64))
+    checkpoint = _checkpoint(DET_CONFIG, tmp_path / 'det.pth', {})
+    images = sorted((coco / 'val2017').glob('*.jpg'))
+    out = tmp_path / 'out'
+    # random weights score every class about 1/81: keep (and draw) ten boxes of any score
+    options = tiny_cfg_options(DET_CONFIG, coco, img_size=32) + [
+        'model.test_cfg.rcnn.score_thr=0', 'model.test_cfg.rcnn.max_per_img=10']
+    assert infer.main([DET_CONFIG, str(checkpoint), str(coco / 'val2017'), '--out-dir',
+                       str(out), '--device', 'cpu', '--score-thr', '0',
+                       '--cfg-options', *options]) == 0
+    for image in images:
+        original = np.asarray(Image.open(image))
+        drawn = np.asarray(Image.open(out / 'vis' / image.name))
+        assert drawn.shape == original.shape
+        assert np.abs(drawn.astype(int) - original).mean() > 1  # boxes and masks drawn
+        pred = json.loads((out / 'preds' / f'{image.stem}.json').read_text())
+        assert len(pred['labels']) == len(pred['scores']) == len(pred['bboxes']) == len(
+            pred['masks']) == 10
+        assert all(0 <= label < 80 for label in pred['labels'])
+        x1, y1, x2, y2 = np.array(pred['bboxes']).T  # boxes in the original image
+        assert (x1 >= 0).all() and (x2 <= 64).all() and (y2 <= 48).all()
 
 
 def test_infer_bad_input(data, tmp_path, capsys):
