@@ -142,32 +142,33 @@ def test_infer_bad_input(data, tmp_path, capsys):
 
 def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path, capsys):
     result_file = tmp_path / 'speed.json'
-    options = tiny_cfg_options(SEG_CONFIG, tmp_path / 'no_ade', img_size=32)
-    assert benchmark.main([SEG_CONFIG, str(data['seg_ckpt']), '--device', 'cpu',
+    options = tiny_cfg_options(CLS_CONFIG, tmp_path / 'no_imagenet', img_size=32)
+    assert benchmark.main([CLS_CONFIG, str(data['cls_ckpt']), '--device', 'cpu',
                            '--threads', '1', '--warmup', '1', '--repeats', '2',
-                           '--shape', '32', '48', '--out', str(result_file),
-                           '--cfg-options', *options]) == 0
+                           '--batch-size', '2', '--shape', '32', '48',
+                           '--out', str(result_file), '--cfg-options', *options]) == 0
     printed = capsys.readouterr().out
     result = json.loads(result_file.read_text())
     assert result['synthetic'] and 'test dataset not found' in result['inputs']
-    assert 'no_ade' in result['inputs'] and 'synthetic 32x48' in printed
+    assert 'no_imagenet' in result['inputs'] and 'synthetic 32x48' in printed
     (rank0, ) = result['per_rank']
     assert rank0['repeats'] == 2 and rank0['median_s'] > 0
-    assert result['images_per_s'] == pytest.approx(1 / rank0['median_s'])
+    assert result['images_per_s'] == pytest.approx(2 / rank0['median_s'])
     assert f"images/s: {result['images_per_s']:.2f}" in printed
     assert result['environment']['torch_threads'] == 1
 
 
 def test_benchmark_on_the_dataset(data, tmp_path, capsys):
     result_file = tmp_path / 'speed.json'
-    assert benchmark.main([CLS_CONFIG, '--device', 'cpu', '--batch-size', '2', '--warmup',
-                           '0', '--repeats', '1', '--out', str(result_file),
-                           '--cfg-options', *data['cls_options']]) == 0
+    assert benchmark.main([SEG_CONFIG, str(data['seg_ckpt']), '--device', 'cpu',
+                           '--warmup', '0', '--repeats', '2', '--out', str(result_file),
+                           '--cfg-options', *data['seg_options']]) == 0
     result = json.loads(result_file.read_text())
-    assert not result['synthetic'] and 'the test dataset (ImageNet' in result['inputs']
-    assert result['batch_size'] == 2
-    assert result['images_per_s'] == pytest.approx(2 / result['per_rank'][0]['median_s'])
-    assert 'weights: random' in capsys.readouterr().out
+    assert not result['synthetic']
+    assert 'the test dataset (ADE20KDataset, 2 batches' in result['inputs']
+    assert result['batch_size'] == 1  # the config's test batch size
+    assert result['images_per_s'] == pytest.approx(1 / result['per_rank'][0]['median_s'])
+    assert f"weights: {data['seg_ckpt']}" in capsys.readouterr().out
 
 
 def test_benchmark_bad_checkpoint(data, capsys):

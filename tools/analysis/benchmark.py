@@ -221,23 +221,27 @@ def run(args) -> Optional[Dict]:
         except DatasetNotFoundError as err:  # its second line names the missing path
             lines = str(err).splitlines()
             missing = lines[min(1, len(lines) - 1)].strip()
-    shape = tuple(args.shape or test_input_shape(cfg))
     setup_distributed(cfg, args.launcher)
     device = pick_device(args.device, args.launcher)
 
     with fixed_threads(args.threads):
-        model = build_model(cfg, device=str(device))
-        if args.checkpoint:
-            load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-        if args.synthetic or missing:
+        batches = None
+        if not (args.synthetic or missing):
+            try:
+                batches = dataset_batches(cfg, batch_size, args.warmup + args.repeats)
+                inputs = (f'the test dataset ({_test_dataset(cfg).type}, '
+                          f'{len(batches)} batches cycled) through the test pipeline')
+            except FileNotFoundError as err:  # a path the checks do not know about
+                missing = str(err)
+        if batches is None:
+            shape = tuple(args.shape or test_input_shape(cfg))
             batches = [synthetic_batch(cfg, shape, batch_size)]
             why = '--synthetic' if args.synthetic else f'test dataset not found: {missing}'
             inputs = (f'synthetic {shape[0]}x{shape[1]} images through the test pipeline '
                       f'({why})')
-        else:
-            batches = dataset_batches(cfg, batch_size, args.warmup + args.repeats)
-            inputs = (f'the test dataset ({_test_dataset(cfg).type}, '
-                      f'{len(batches)} batches cycled) through the test pipeline')
+        model = build_model(cfg, device=str(device))
+        if args.checkpoint:
+            load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
         barrier()
         stats = measure(model, batches, batch_size, device, args)
         env = environment_info(device)
