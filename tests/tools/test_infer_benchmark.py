@@ -1,13 +1,15 @@
 """tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
 tools/analysis/benchmark.py measures images/s on synthetic and on dataset inputs."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from tests.script_loading import load_script
+from tests.script_loading import REPO_ROOT, load_script
 from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
 
 pytest.importorskip('mmseg')
@@ -140,14 +142,17 @@ def test_infer_bad_input(data, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path, capsys):
+def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
+    """As a user runs it (a fresh process)."""
     result_file = tmp_path / 'speed.json'
     options = tiny_cfg_options(CLS_CONFIG, tmp_path / 'no_imagenet', img_size=32)
-    assert benchmark.main([CLS_CONFIG, str(data['cls_ckpt']), '--device', 'cpu',
-                           '--threads', '1', '--warmup', '1', '--repeats', '2',
-                           '--batch-size', '2', '--shape', '32', '48',
-                           '--out', str(result_file), '--cfg-options', *options]) == 0
-    printed = capsys.readouterr().out
+    run = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', CLS_CONFIG, str(data['cls_ckpt']),
+         '--device', 'cpu', '--threads', '1', '--warmup', '1', '--repeats', '2',
+         '--batch-size', '2', '--shape', '32', '48', '--out', str(result_file),
+         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = run.stdout
     result = json.loads(result_file.read_text())
     assert result['synthetic'] and 'test dataset not found' in result['inputs']
     assert 'no_imagenet' in result['inputs'] and 'synthetic 32x48' in printed

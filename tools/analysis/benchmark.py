@@ -204,9 +204,10 @@ def run(args) -> Optional[Dict]:
     from mmsola.analysis.flops import test_input_shape
     from mmsola.analysis.timing import environment_info, fixed_threads
     from mmsola.apis import (DatasetNotFoundError, build_model, check_checkpoint,
-                             check_datasets, load_config)
+                             check_datasets, init_toolkit, load_config)
 
     cfg = load_config(args.config, args.cfg_options)
+    init_toolkit(cfg)  # the toolkit's registries (transforms, datasets) and default scope
     # mmpretrain configs keep the data preprocessor at the top level; the Runner moves it
     # into the model the same way
     if cfg.get('data_preprocessor') is not None:
