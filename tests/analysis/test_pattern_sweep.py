@@ -1,0 +1,66 @@
+"""tools/analysis/pattern_sweep.py: the placement rule, and a CSV + cost plot per pattern."""
+import csv
+
+import pytest
+
+from tests.script_loading import load_script
+
+
+@pytest.fixture(scope='module')
+def sweep():
+    return load_script('tools/analysis/pattern_sweep.py')
+
+
+def test_evenly_spaced_rule_gives_the_presets(sweep):
+    """k softmax blocks at the end of k equal runs: the tiny and small presets' stage 3."""
+    tiny = ['LL', 'LLLL', 'LLLLLLLL', 'LLLS']
+    assert sweep.rule_patterns(tiny, 2, [0, 1, 2, 4, 8]) == [
+        ['LL', 'LLLL', p, 'LLLS'] for p in
+        ('LLLLLLLL', 'LLLLLLLS', 'LLLSLLLS', 'LSLSLSLS', 'SSSSSSSS')]
+    assert sweep.evenly_spaced(3, 21) == [6, 13, 20]  # small: (LLLLLLS) x 3
+    with pytest.raises(ValueError, match='cannot place 9 softmax blocks'):
+        sweep.evenly_spaced(9, 8)
+
+
+def test_patterns_from_list_and_rule_without_repeats(sweep):
+    args = sweep.parse_args(['--patterns', 'LL/LLLL/LLLSLLLS/LLLS', '--softmax-blocks', '0',
+                             '2', '--stage', '3'])
+    assert sweep.sweep_patterns(args) == [['LL', 'LLLL', 'LLLSLLLS', 'LLLS'],
+                                          ['LL', 'LLLL', 'LLLLLLLL', 'LLLS']]
+    args = sweep.parse_args(['--softmax-blocks', '1', '--stage', '4',
+                             '--base-pattern', 'L/L/LL/LL'])
+    assert sweep.sweep_patterns(args) == [['L', 'L', 'LL', 'LS']]
+
+
+def test_bad_input(sweep, capsys):
+    assert sweep.main([]) == 2
+    assert 'nothing to sweep' in capsys.readouterr().err
+    assert sweep.main(['--softmax-blocks', '1', '--stage', '5']) == 2
+    assert 'stages are numbered 1..4' in capsys.readouterr().err
+    assert sweep.main(['--patterns', 'L/L/X/L']) == 2
+    assert "invalid block kind 'X'" in capsys.readouterr().err
+
+
+def test_sweep_writes_costs_and_plot(sweep, tmp_path):
+    """Stage 3 'L' -> 'S' at 32x32 (C=256, 8 heads, d=32, N=4 tokens): the v projection
+    (C^2 + C params, N C^2 flops) and QK^T, attn @ V instead of the linear products."""
+    out = tmp_path / 'sweep'
+    assert sweep.main(['--patterns', 'L/L/L/L', 'L/L/S/L', '--size', '32', '--num-images',
+                       '1', '--warmup', '0', '--repeats', '1', '--out-dir', str(out)]) == 0
+    with open(out / 'pattern_sweep.csv') as f:
+        lin, soft = list(csv.DictReader(f))
+    assert (lin['layer_pattern'], soft['layer_pattern']) == ('L/L/L/L', 'L/L/S/L')
+    assert (lin['softmax_blocks'], soft['softmax_per_stage']) == ('0', '0/0/1/0')
+    c, h, d, n = 256, 8, 32, 4
+    assert round((float(soft['params_M']) - float(lin['params_M'])) * 1e6) == c * c + c
+    flops_delta = 2 * h * n * n * d - h * n * d * (2 * d + 1) + n * c * c
+    assert (float(soft['flops_G']) - float(lin['flops_G'])) * 1e9 == \
+        pytest.approx(flops_delta, abs=2e3)  # the CSV has 1e-6 G
+    assert float(lin['softmax_attn_G']) == 0 < float(soft['softmax_attn_G'])
+    for row in (lin, soft):
+        assert float(row['latency_ms']) > 0 and float(row['images_per_s']) > 0
+        assert 0 < float(row['r_0_2']) <= float(row['r_0_5']) <= 1
+        assert row['erf_images'].startswith('random noise') and row['erf_num_images'] == '1'
+        assert row['device'] == 'cpu' and row['torch'] and row['input_size'] == '32'
+    png = (out / 'pattern_sweep.png').read_bytes()
+    assert png.startswith(b'\x89PNG') and b'Matplotlib' in png
