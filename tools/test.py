@@ -45,7 +45,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='write the predictions to this pickle file (mmdet: its '
                         'DumpDetResults; mmseg: label maps; mmpretrain: scores and labels)')
     parser.add_argument('--show-dir', metavar='DIR',
-                        help='save each test image with its predictions drawn into DIR')
+                        help='save each test image with its predictions drawn into DIR '
+                        "(mmseg: into DIR/vis_data/vis_image, as mmseg's own tool does)")
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation: the config's tta_model and "
                         'tta_pipeline (mmpretrain: flip averaging when it has none)')

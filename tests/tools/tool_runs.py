@@ -1,0 +1,99 @@
+"""Running tools/train.py and tools/test.py from tests, in-process or as real processes.
+
+In-process runs share mmengine's global instances (logger, message hub, visualizer) keyed
+by name; :func:`tiny_options` gives every run its own names so runs stay apart, as separate
+processes would be.
+
+:class:`RankProbeHook` (registered on import, e.g. through a config's ``custom_imports``)
+records, per process and iteration, which samples it trained on.
+"""
+import hashlib
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from tests.script_loading import REPO_ROOT, load_script
+from tests.tools.fake_data import tiny_cfg_options
+
+_RUN_IDS = itertools.count()
+_SCRIPTS = {}
+
+
+def script(name: str):
+    """``tools/<name>.py`` as a module (loaded once)."""
+    if name not in _SCRIPTS:
+        _SCRIPTS[name] = load_script(f'tools/{name}.py')
+    return _SCRIPTS[name]
+
+
+def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
+                 **shrink) -> List[str]:
+    """``--cfg-options`` values: the config shrunk onto ``data_root`` (fake_data), unique
+    mmengine instance names, then ``extra`` (later keys win)."""
+    run = f'{Path(config).stem}_{os.getpid()}_{next(_RUN_IDS)}'
+    return [*tiny_cfg_options(REPO_ROOT / config, data_root, work_dir=work_dir, **shrink),
+            f'experiment_name={run}', f'visualizer.name=vis_{run}', *extra]
+
+
+def train(config: str, options: Sequence[str], *args: str):
+    """tools/train.py in this process."""
+    return script('train').main([str(REPO_ROOT / config), *args, '--cfg-options', *options])
+
+
+def test(config: str, checkpoint, options: Sequence[str], *args: str) -> dict:
+    """tools/test.py in this process; its metrics."""
+    return script('test').main([str(REPO_ROOT / config), str(checkpoint), *args,
+                                '--cfg-options', *options])
+
+
+def run_cli(argv: Sequence[str], env: Optional[Dict[str, str]] = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """A command from the repository root, with the repository importable; output captured."""
+    full_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHON=sys.executable,
+                    **(env or {}))
+    return subprocess.run(list(argv), cwd=REPO_ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def snapshot(folder) -> Dict[str, str]:
+    """``{relative path: sha256}`` of every file under ``folder``."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+def last_json_metrics(work_dir) -> dict:
+    """The last line of the newest run's json log (``<timestamp>[/vis_data]/<timestamp>.json``):
+    the metrics of its last validation or test pass."""
+    run = sorted(p for p in Path(work_dir).iterdir() if p.is_dir())[-1]
+    log, = run.rglob(f'{run.name}.json')
+    return json.loads(log.read_text().splitlines()[-1])
+
+
+@HOOKS.register_module(force=True)
+class RankProbeHook(Hook):
+    """Writes ``rank<r>_iter<i>.json`` (the sample indices of that step) into ``out_dir``."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = Path(out_dir)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        samples = [int(s.metainfo['sample_idx']) for s in data_batch['data_samples']]
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f'rank{get_rank()}_iter{runner.iter}.json').write_text(
+            json.dumps(dict(samples=samples, loss=float(outputs['loss']))))
