@@ -96,7 +96,10 @@ def build_model(cfg: Config, device: str = 'cpu', init_weights: bool = False):
     """
     from mmengine.model import revert_sync_batchnorm
     registry = init_toolkit(cfg)
-    model = registry.MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # top-level, as Runner.from_cfg merges it
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = registry.MODELS.build(model_cfg)
     if init_weights:
         model.init_weights()
     model = revert_sync_batchnorm(model)

@@ -208,10 +208,6 @@ def run(args) -> Optional[Dict]:
 
     cfg = load_config(args.config, args.cfg_options)
     init_toolkit(cfg)  # the toolkit's registries (transforms, datasets) and default scope
-    # mmpretrain configs keep the data preprocessor at the top level; the Runner moves it
-    # into the model the same way
-    if cfg.get('data_preprocessor') is not None:
-        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     if args.checkpoint:
         check_checkpoint(cfg, args.checkpoint)
     batch_size = args.batch_size or cfg.test_dataloader.get('batch_size', 1)
