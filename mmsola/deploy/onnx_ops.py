@@ -131,12 +131,49 @@ def repeat_interleave_self_int_onnx(self, repeats, dim=None, output_size=None):
     return op.Reshape(expanded, shape)
 
 
+def _pool_matrix(size, bins: int, like):
+    """(bins, size) averaging matrix of adaptive pooling over an axis of symbolic ``size``:
+    row i averages [floor(i * size / bins), ceil((i + 1) * size / bins)), as torch does."""
+    size = _int64_scalar(size)
+    positions = op.Range(op.Constant(value_int=0), size, op.Constant(value_int=1))  # (size, )
+    index = op.Constant(value=ir.tensor(np.arange(bins, dtype=np.int64)[:, None]))  # (bins, 1)
+    bins_ = op.Constant(value_int=bins)
+    start = op.Div(op.Mul(index, size), bins_)
+    end = op.Div(op.Add(op.Mul(op.Add(index, op.Constant(value_int=1)), size),
+                        op.Constant(value_int=bins - 1)), bins_)
+    inside = op.And(op.GreaterOrEqual(positions, start), op.Less(positions, end))
+    return op.Div(op.CastLike(inside, like), op.CastLike(op.Sub(end, start), like))
+
+
+def adaptive_avg_pool2d_onnx(self, output_size):
+    """``aten::adaptive_avg_pool2d`` / ``aten::_adaptive_avg_pool2d`` for any input size.
+
+    torch's decomposition of adaptive pooling picks its kernel layout from the traced size
+    (``if ih % oh == 0 ...``), so with a dynamic H or W the graph is right only for sizes that
+    take the same branches (found with mmseg's PPM in UperNet: a 64x96 export was wrong at
+    200x328). Here the bins are computed from the runtime size: ``P_h @ x @ P_w^T`` with the
+    (bins, size) averaging matrices of :func:`_pool_matrix`; (1, 1) is a ReduceMean.
+    """
+    out_h, out_w = output_size
+    if not (isinstance(out_h, int) and isinstance(out_w, int)):
+        raise ValueError(f'adaptive_avg_pool2d ONNX export needs a static output size, got '
+                         f'{output_size}')
+    if (out_h, out_w) == (1, 1):
+        return op.ReduceMean(self, _ints(-2, -1), keepdims=1)
+    rows = _pool_matrix(op.Shape(self, start=-2, end=-1), out_h, self)  # (out_h, H)
+    cols = _pool_matrix(op.Shape(self, start=-1), out_w, self)  # (out_w, W)
+    return op.MatMul(op.MatMul(rows, self), op.Transpose(cols, perm=[1, 0]))
+
+
 def custom_translation_table() -> Dict[Callable, Callable]:
     """The translations for ``torch.onnx.export(..., custom_translation_table=...)``:
-    ``mmsola::linear_attention_fwd``, and the corrected ``aten::repeat_interleave.self_int``.
+    ``mmsola::linear_attention_fwd``, and two aten ops whose stock export is wrong at some
+    dynamic sizes: ``repeat_interleave.self_int`` and adaptive average pooling.
     """
     import mmsola.ops  # noqa: F401  (registers the custom op)
     return {
         torch.ops.mmsola.linear_attention_fwd.default: linear_attention_fwd_onnx,
         torch.ops.aten.repeat_interleave.self_int: repeat_interleave_self_int_onnx,
+        torch.ops.aten.adaptive_avg_pool2d.default: adaptive_avg_pool2d_onnx,
+        torch.ops.aten._adaptive_avg_pool2d.default: adaptive_avg_pool2d_onnx,
     }

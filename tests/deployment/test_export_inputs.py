@@ -93,3 +93,20 @@ def test_detector_says_what_blocks_it(tool, capsys, tmp_path):
     assert 'Mask R-CNN' in err and '--part features' in err
     for blocker in ('nms', 'RoIAlign'):
         assert blocker in err
+
+
+def test_classifier_scores_are_mmpretrains_prediction():
+    """The exported classifier graph computes what mmpretrain's predict() returns."""
+    from mmsola.apis.config import build_model, load_config
+    from mmsola.deploy.targets import ClassifierScores, config_target
+    cfg = load_config(str(REPO_ROOT / 'configs/sola_t_in1k.py'),
+                      {'model.backbone.layer_pattern': 'L/L/S/H', 'model.backbone.embed_dims': 16})
+    model = build_model(cfg)
+    target = config_target(model, 'mmpretrain')
+    assert isinstance(target, ClassifierScores) and target.output_names == ['scores']
+    x = torch.randn(2, 3, 64, 80, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        scores = target(x)
+        ref = torch.stack([s.pred_score for s in model.predict(x)])
+    assert scores.shape == (2, 1000)
+    torch.testing.assert_close(scores, ref)
