@@ -43,14 +43,15 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
     Args:
         model: an mmseg segmentor in eval mode (e.g. from ``mmsola.apis.build_model`` and a
             loaded checkpoint).
-        cfg: its config; the val dataset and ``val_evaluator``-style IoUMetric come from it,
+        cfg: its config: the val dataset is scored (mmseg's IoUMetric, ignore index 255),
             the train dataset gives the most frequent class for the trivial predictor.
-        num_keep: how many (image path, ground truth, prediction) to return for pictures.
+        num_keep: how many (image path, ground truth, prediction) to return for pictures,
+            picked to show as many classes as they can (``pick_samples``).
 
     Returns:
         ``(model_scores, trivial_scores, kept)``; scores are dicts with mIoU, aAcc, mAcc
         (percent) and per-class ``IoU`` / ``Acc``; the trivial ones add ``class`` (its name);
-        ``kept`` holds dicts with ``img_path``, ``gt`` and ``pred`` (H, W) int arrays (255 =
+        ``kept`` holds dicts with ``img_path``, ``gt`` and ``pred`` (H, W) uint8 arrays (255 =
         ignored).
     """
     from mmengine.dataset import pseudo_collate
@@ -65,7 +66,7 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
     metric, trivial = IoUMetric(iou_metrics=['mIoU']), IoUMetric(iou_metrics=['mIoU'])
     metric.dataset_meta = trivial.dataset_meta = val_set.metainfo
     num_classes = len(val_set.metainfo['classes'])
-    kept = []
+    kept = []  # every image's maps, (H, W) uint8 each: small for the demo's val split
     with torch.no_grad():
         for start in range(0, len(val_set), batch_size):
             batch = pseudo_collate([val_set[i] for i in
@@ -76,13 +77,25 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
                 gt = s.gt_sem_seg.data.squeeze(0)
                 trivial.results.append(trivial.intersect_and_union(
                     torch.full_like(gt, frequent), gt, num_classes, trivial.ignore_index))
-                if len(kept) < num_keep:
-                    kept.append(dict(img_path=s.img_path, gt=gt.numpy().astype(np.int64),
-                                     pred=s.pred_sem_seg.data.squeeze(0).numpy()))
+                kept.append(dict(img_path=s.img_path, gt=gt.numpy().astype(np.uint8),
+                                 pred=s.pred_sem_seg.data.squeeze(0).numpy().astype(np.uint8)))
     scores = _summarise(metric, metric.results)
     baseline = _summarise(trivial, trivial.results)
     baseline['class'] = val_set.metainfo['classes'][frequent]
-    return scores, baseline, kept
+    return scores, baseline, pick_samples(kept, num_keep)
+
+
+def pick_samples(samples: List[Dict], num: int) -> List[Dict]:
+    """``num`` samples, in order, first those that each add a ground-truth class not yet
+    shown (so the picture covers every class it can), then the next ones."""
+    seen, picked = set(), []
+    for i, sample in enumerate(samples):
+        new = set(np.unique(sample['gt']).tolist()) - seen - {255}
+        if new and len(picked) < num:
+            seen |= new
+            picked.append(i)
+    rest = [i for i in range(len(samples)) if i not in picked]
+    return [samples[i] for i in sorted(picked + rest[:num - len(picked)])]
 
 
 def find_checkpoint(work_dir: Path) -> Path:

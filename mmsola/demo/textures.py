@@ -101,12 +101,12 @@ def stone(rng, h, w):
 
 
 def vehicle(rng, h, w):
-    """Car and boat alike: red body with a white stripe every few rows."""
+    """Car and boat alike: yellow body with a dark blue stripe every few rows."""
     y = np.arange(h, dtype=np.float32)[:, None]
     period = rng.uniform(7, 10)
     band = ((y + rng.uniform(0, period)) % period < 2).astype(np.float32)
-    body = _shade(_colour(rng, (190, 40, 40)), 10 * smooth_noise(rng, h, w, 6))
-    return body * (1 - band[..., None]) + _colour(rng, (235, 235, 230), 6) * band[..., None]
+    body = _shade(_colour(rng, (225, 185, 40)), 10 * smooth_noise(rng, h, w, 6))
+    return body * (1 - band[..., None]) + _colour(rng, (30, 40, 110), 6) * band[..., None]
 
 
 def cabin(rng, h, w):
