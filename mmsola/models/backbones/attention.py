@@ -20,10 +20,15 @@ def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     return x.reshape(b, n, num_heads, c // num_heads).transpose(1, 2)
 
 
-def _merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(B, heads, N, d) -> (B, N, heads * d)."""
-    b, h, n, d = x.shape
-    return x.transpose(1, 2).reshape(b, n, h * d)
+def _add_heads(tokens: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+    """``tokens`` (B, N, C) + ``heads`` (B, heads, N, C / heads) merged -> (B, N, C).
+
+    One pass: the sum is laid out like ``tokens`` (the first operand), so merging its heads
+    back is a view, not a copy.
+    """
+    b, n, c = tokens.shape
+    summed = tokens.reshape(b, n, heads.shape[1], heads.shape[3]).transpose(1, 2) + heads
+    return summed.transpose(1, 2).reshape(b, n, c)
 
 
 class LinearAttentionCore(nn.Module):
@@ -54,7 +59,7 @@ class LinearAttentionCore(nn.Module):
         q, k = self.qk(x).chunk(2, dim=-1)
         q, k, v = (_split_heads(t, self.num_heads) for t in (q, k, x))
         out = linear_attention(q, k, v, hw=hw, eps=self.eps, backend=self.attn_backend)
-        return _merge_heads(out) + map_to_tokens(self.lepe(tokens_to_map(x, hw)))
+        return _add_heads(map_to_tokens(self.lepe(tokens_to_map(x, hw))), out)
 
 
 class SoftmaxAttentionCore(nn.Module):
@@ -79,7 +84,7 @@ class SoftmaxAttentionCore(nn.Module):
         q, k, v = (_split_heads(t, self.num_heads) for t in (q, k, v))
         q, k = apply_rope_2d(q, hw), apply_rope_2d(k, hw)
         out = F.scaled_dot_product_attention(q, k, v.to(q.dtype))
-        return _merge_heads(out) + lepe
+        return _add_heads(lepe, out)
 
 
 class HybridAttentionCore(nn.Module):

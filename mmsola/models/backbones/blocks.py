@@ -4,16 +4,21 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
+from torch.nn.functional import relu
 
 from .attention import AttentionMixer
-from .utils import DropPath, depthwise_conv3x3, map_to_tokens, tokens_to_map
+from .utils import (ChannelsLastConv2d, DropPath, add_residual, depthwise_conv3x3,
+                    map_to_tokens, tokens_to_map)
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
             act: bool = True) -> nn.Sequential:
-    """Conv (no bias) + BN (+ ReLU); 'same' padding, so stride 2 gives ceil sizes."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                        padding=kernel_size // 2, bias=False),
+    """Conv (no bias) + BN (+ ReLU); 'same' padding, so stride 2 gives ceil sizes.
+
+    The conv runs channels-last (:class:`ChannelsLastConv2d`), like every conv of the backbone.
+    """
+    layers = [ChannelsLastConv2d(in_channels, out_channels, kernel_size, stride=stride,
+                                 padding=kernel_size // 2, bias=False),
               nn.BatchNorm2d(out_channels)]
     if act:
         layers.append(nn.ReLU(inplace=True))
@@ -51,13 +56,15 @@ class MBConvDownsample(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, expand_ratio: int = 4):
         super().__init__()
         hidden = expand_ratio * out_channels
-        self.expand = nn.Conv2d(in_channels, hidden, 1)
+        self.expand = ChannelsLastConv2d(in_channels, hidden, 1)
         self.dwconv = depthwise_conv3x3(hidden, stride=2)
         self.act = nn.ReLU(inplace=True)
         self.project = conv_bn(hidden, out_channels, 1, act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.expand(x))
+        # the 1x1 expand returns a view (see ChannelsLastConv2d): no in-place ReLU on it
+        # under autograd, which would cost copies in the backward
+        x = relu(self.expand(x), inplace=not torch.is_grad_enabled())
         x = self.act(self.dwconv(x))
         return self.project(x)
 
@@ -108,10 +115,12 @@ class SoLABlock(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def _forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-        x = x + map_to_tokens(self.cpe1(tokens_to_map(x, hw)))
-        x = x + self.drop_path(self.mixer(self.norm1(x), hw))
-        x = x + map_to_tokens(self.cpe2(tokens_to_map(x, hw)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        # The convs read and write channels-last maps, which are views of the tokens
+        # (see utils.ChannelsLastConv2d), so no branch copies the tokens.
+        x = add_residual(map_to_tokens(self.cpe1(tokens_to_map(x, hw))), x)
+        x = add_residual(self.drop_path(self.mixer(self.norm1(x), hw)), x)
+        x = add_residual(map_to_tokens(self.cpe2(tokens_to_map(x, hw))), x)
+        return add_residual(self.drop_path(self.mlp(self.norm2(x))), x)
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         if self.with_cp and torch.is_grad_enabled():

@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..rope import apply_rope_2d, check_rope_args, rope_2d_angles, rotate, rotate_transposed
+from ..rope import apply_rope_2d, check_rope_args, rope_2d_cos_sin
 
 
 def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -55,30 +55,41 @@ def compute_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _phi(x: torch.Tensor) -> torch.Tensor:
-    return F.elu(x) + 1
+def _phi(x: torch.Tensor, compute: torch.dtype) -> torch.Tensor:
+    """``phi(x) = elu(x) + 1 = exp(min(x, 0)) + max(x, 0)`` as a new contiguous tensor in
+    ``compute`` dtype, for an ``x`` of any strides and float dtype.
+
+    Cheaper than ``F.elu(x) + 1`` (whose expm1 kernel is slow on CPU and whose output follows
+    a strided input's layout, so later matmuls copy it).
+    """
+    x = x.to(compute)  # no-op for fp32 inputs
+    out = torch.empty(x.shape, dtype=compute, device=x.device)
+    torch.clamp(x, max=0, out=out).exp_()
+    return out.add_(x.clamp(min=0))
 
 
-def _phi_grad(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0)))
-
-
-def _rotation(hw, head_dim, x):
+def _rotation(hw, head_dim: int, device, dtype):
+    """(cos, sin) of the RoPE angles, (N, d/2) each (cached in eager mode); None without RoPE."""
     if hw is None:
         return None
-    check_rope_args(x.shape[-2], head_dim, hw)
-    angles = rope_2d_angles(hw, head_dim, device=x.device, dtype=x.dtype)
-    return angles.cos(), angles.sin()
+    check_rope_args(hw[0] * hw[1], head_dim, hw)
+    return rope_2d_cos_sin(hw, head_dim, device=device, dtype=dtype)
 
 
-def _rotate(x, rot):
-    """rope(x) with precomputed (cos, sin) of shape (N, d/2); identity without RoPE."""
-    return x if rot is None else rotate(x, *rot)
-
-
-def _rotate_t(g, rot):
-    """rope^T(g), used for gradients; identity without RoPE."""
-    return g if rot is None else rotate_transposed(g, *rot)
+def _rotate(x: torch.Tensor, rot, transposed: bool = False) -> torch.Tensor:
+    """rope(x) (rope^T(x) if ``transposed``, used for gradients) into a new contiguous tensor,
+    as :func:`mmsola.ops.rope.rotate` computes it, without its temporaries and concatenation;
+    ``x`` itself without RoPE. Not differentiable (``out=``): for the hand-written passes."""
+    if rot is None:
+        return x
+    cos, sin = rot
+    half = x.shape[-1] // 2
+    sign = -1. if transposed else 1.
+    x1, x2 = x[..., :half], x[..., half:]
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    torch.mul(x1, cos, out=out[..., :half]).addcmul_(x2, sin, value=-sign)
+    torch.mul(x2, cos, out=out[..., half:]).addcmul_(x1, sin, value=sign)
+    return out
 
 
 def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -91,12 +102,14 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     """
     compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
-    qf, kf = _phi(q.to(compute)), _phi(k.to(compute))
-    rot = _rotation(hw, head_dim, qf)
+    rot = _rotation(hw, head_dim, q.device, compute)
+    kf = _phi(k, compute)
     ks = kf.sum(dim=-2)
     kv = _rotate(kf, rot).transpose(-2, -1) @ v.to(compute)
+    del kf
+    qf = _phi(q, compute)
     z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
-    o = (_rotate(qf, rot) @ kv) * (z / num_tokens)
+    o = (_rotate(qf, rot) @ kv).mul_(z / num_tokens)
     return o.to(q.dtype), kv, ks
 
 
@@ -106,34 +119,35 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hand-written backward: ``(dq, dk, dv)`` in the input dtype.
 
-    With ``qr, kr = rope(qf), rope(kf)``, ``u = qr KV / N``, ``z = 1 / (qf . s / N + eps)``,
-    ``o = u z``::
+    With ``qr, kr = rope(qf), rope(kf)``, ``z = 1 / (qf . s / N + eps)``, ``P = dO KV^T``
+    (so that ``u = qr KV / N``, ``o = u z`` give ``dO . u = qr . P / N``)::
 
-        dz  = dO . u                du  = dO z
-        dqr = du KV^T / N           dKV = qr^T du / N
-        g   = -z^2 dz / N           dqf = rope^T(dqr) + g s,    ds = sum_n g qf
-        dkr = v dKV^T               dv  = kr dKV                dkf = rope^T(dkr) + ds
-        dq  = dqf phi'(q)           dk  = dkf phi'(k)           phi'(x) = 1 if x > 0 else e^x
+        dz  = qr . P / N            g   = -z^2 dz / N           ds  = qf^T g
+        dqr = P z / N               dKV = (qr z / N)^T dO
+        dqf = rope^T(dqr) + g s     dkr = v dKV^T               dkf = rope^T(dkr) + ds
+        dv  = kr dKV                dq  = dqf phi'(q)           dk  = dkf phi'(k)
+        phi'(x) = 1 if x > 0 else e^x  =  min(phi(x), 1)
     """
     compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
-    q_, k_, v_, do_ = (x.to(compute) for x in (q, k, v, do))
+    do_ = do.to(compute).contiguous()  # read by two matmuls
     kv, ks = kv.to(compute), ks.to(compute)
-    qf = _phi(q_)
-    rot = _rotation(hw, head_dim, qf)
-    qr = _rotate(qf, rot)
+    rot = _rotation(hw, head_dim, q.device, compute)
+    qf = _phi(q, compute)
     z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
-    u = (qr @ kv) / num_tokens
-    dz = (do_ * u).sum(dim=-1, keepdim=True)
-    du = do_ * z
-    del u
-    dkv = (qr.transpose(-2, -1) @ du) / num_tokens
+    qr = _rotate(qf, rot)
+    p = do_ @ kv.transpose(-2, -1)
+    dz = (p * qr).sum(dim=-1, keepdim=True) / num_tokens
     g = -z * z * dz / num_tokens
-    dq = (_rotate_t((du @ kv.transpose(-2, -1)) / num_tokens, rot) + g * ks.unsqueeze(-2))
-    dq = dq * _phi_grad(q_)
-    ds = (g * qf).sum(dim=-2)
-    del qf, qr, du
-    kr = _rotate(_phi(k_), rot)
-    dv = kr @ dkv
-    dk = (_rotate_t(v_ @ dkv.transpose(-2, -1), rot) + ds.unsqueeze(-2)) * _phi_grad(k_)
+    ds = (qf.transpose(-2, -1) @ g).squeeze(-1)
+    qr_z = qr.mul_(z / num_tokens) if rot is not None else qf * (z / num_tokens)
+    dkv = qr_z.transpose(-2, -1) @ do_
+    del qr, qr_z, do_
+    dq = _rotate(p.mul_(z / num_tokens), rot, transposed=True)
+    dq.addcmul_(g, ks.unsqueeze(-2)).mul_(qf.clamp_(max=1))
+    del p, qf
+    kf = _phi(k, compute)
+    dv = _rotate(kf, rot) @ dkv
+    dk = _rotate(v.to(compute) @ dkv.transpose(-2, -1), rot, transposed=True)
+    dk.add_(ds.unsqueeze(-2)).mul_(kf.clamp_(max=1))
     return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
