@@ -1,0 +1,106 @@
+"""tools/analysis/speed_vs_resolution.py and the timing primitives it is built on."""
+import csv
+import json
+
+import pytest
+import torch
+
+from mmsola.analysis.timing import (environment_info, fixed_threads, peak_memory,
+                                    time_callable)
+from tests.script_loading import load_script
+
+TINY_ARCH = json.dumps(dict(embed_dims=8, num_heads=[1, 1, 2, 2],
+                            layer_pattern=['L', 'L', 'LS', 'S']))
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_script('tools/analysis/speed_vs_resolution.py')
+
+
+def _read(path):
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def test_tiny_run_writes_every_column_and_a_png(tool, tmp_path):
+    tool.main(['--arch', TINY_ARCH, '--resolutions', '32', '64', '--warmup', '0',
+               '--repeats', '1', '--infer-batches', '1', '2', '--train-batch', '2',
+               '--threads', '1', '--out-dir', str(tmp_path), '--name', 'tiny'])
+    with open(tmp_path / 'tiny.csv', newline='') as f:
+        assert tuple(csv.DictReader(f).fieldnames) == tool.COLUMNS
+    rows = _read(tmp_path / 'tiny.csv')
+    points = [(r['mode'], int(r['batch']), int(r['resolution'])) for r in rows]
+    assert points == [(m, b, r) for m, b in (('infer', 1), ('infer', 2), ('train', 2))
+                      for r in (32, 64)]
+    for r in rows:
+        assert r['status'] == 'ok', r
+        assert float(r['median_ms']) > 0 and float(r['peak_mem_MB']) >= 0
+        assert float(r['images_per_s']) == pytest.approx(
+            int(r['batch']) * 1e3 / float(r['median_ms']), rel=1e-2)
+        assert float(r['time_vs_ref']) == 1.0  # the only model is its own reference
+        assert (r['device'], r['threads'], r['amp'], r['torch']) == (
+            'cpu', '1', 'off', torch.__version__)
+    png = (tmp_path / 'tiny.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and b'Matplotlib' in png[:200]
+
+
+def test_points_over_the_time_budget_are_skipped_and_say_so(tool, tmp_path):
+    rows = tool.main(['--arch', TINY_ARCH, '--modes', 'infer', '--infer-batches', '1',
+                      '--resolutions', '32', '48', '64', '--warmup', '0', '--repeats', '1',
+                      '--threads', '1', '--time-budget', '1e-6', '--out-dir', str(tmp_path)])
+    assert [r['status'] for r in rows][0] == 'ok'  # nothing to predict from: measured
+    assert all(r['status'].startswith('skipped: a smaller resolution exceeded the time '
+                                      'budget') for r in rows[1:])
+    assert _read(tmp_path / 'speed_vs_resolution.csv')[2]['median_ms'] == ''
+
+
+def test_prediction_is_a_clamped_power_law_in_pixels(tool):
+    linear = [dict(resolution=100, t=1.), dict(resolution=200, t=4.)]
+    assert tool.predict(linear, 't', 400) == pytest.approx(16.)
+    quadratic = [dict(resolution=100, t=1.), dict(resolution=200, t=16.)]
+    assert tool.predict(quadratic, 't', 400) == pytest.approx(256.)
+    flat = [dict(resolution=100, t=1.), dict(resolution=200, t=1.)]
+    assert tool.predict(flat, 't', 400) == pytest.approx(4.)  # at least linear in pixels
+    assert tool.predict([], 't', 400) is None
+
+
+def test_compare_set_and_bad_arguments(tool):
+    args = tool.parse_args(['--compare'])
+    names = [s.name for s in tool.model_specs(args)]
+    assert names == ['sola-t', 'sola-t-all-linear', 'sola-t-all-softmax', 'swin-t']
+    assert args.infer_batches == [1, 8]
+    with pytest.raises(SystemExit, match='nothing to measure'):
+        tool.model_specs(tool.parse_args([]))
+    with pytest.raises(SystemExit, match='not valid JSON'):
+        tool.model_specs(tool.parse_args(['--arch', '{"embed_dims": ']))
+    with pytest.raises(SystemExit, match='does not exist'):
+        tool.model_specs(tool.parse_args(['--config', 'configs/nope.py']))
+    with pytest.raises(SystemExit, match="'mps' is not supported"):
+        tool.main(['--compare', '--device', 'mps'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--compare', '--resolutions', '16'])
+
+
+def test_timing_primitives():
+    calls = []
+    result = time_callable(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5 and result['repeats'] == 3 and len(result['times_s']) == 3
+    assert result['min_s'] <= result['median_s'] <= result['max_s']
+    with pytest.raises(ValueError, match='repeats >= 1'):
+        time_callable(lambda: None, repeats=0)
+
+    size = 64 * 2**20
+    peak = peak_memory(lambda: torch.ones(size // 4).sum(), 'cpu')
+    assert 0.9 * size < peak < 1.5 * size
+    assert peak_memory(lambda: None, 'cpu') < 0.1 * size
+
+    before = torch.get_num_threads()
+    with fixed_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match='positive int'):
+        with fixed_threads(0):
+            pass
+    info = environment_info('cpu')
+    assert info['device'] == 'cpu' and info['torch'] == torch.__version__
