@@ -46,13 +46,21 @@ def test_tiny_run_writes_every_column_and_a_png(tool, tmp_path):
 
 
 def test_points_over_the_time_budget_are_skipped_and_say_so(tool, tmp_path):
-    rows = tool.main(['--arch', TINY_ARCH, '--modes', 'infer', '--infer-batches', '1',
-                      '--resolutions', '32', '48', '64', '--warmup', '0', '--repeats', '1',
-                      '--threads', '1', '--time-budget', '1e-6', '--out-dir', str(tmp_path)])
-    assert [r['status'] for r in rows][0] == 'ok'  # nothing to predict from: measured
-    assert all(r['status'].startswith('skipped: a smaller resolution exceeded the time '
-                                      'budget') for r in rows[1:])
-    assert _read(tmp_path / 'speed_vs_resolution.csv')[2]['median_ms'] == ''
+    all_linear = TINY_ARCH.replace('"LS", "S"', '"LL", "L"')
+    rows = tool.main(['--arch', TINY_ARCH, all_linear, '--modes', 'infer',
+                      '--infer-batches', '1', '--resolutions', '32', '48', '64', '--warmup',
+                      '0', '--repeats', '1', '--threads', '1', '--time-budget', '1e-6',
+                      '--out-dir', str(tmp_path)])
+    # measured side by side, written grouped by model
+    assert [r['model'] for r in rows] == ['sola-custom0'] * 3 + ['sola-custom1'] * 3
+    assert 'pattern=L/L/LL/L' in rows[3]['description']
+    for model_rows in (rows[:3], rows[3:]):
+        assert model_rows[0]['status'] == 'ok'  # nothing to predict from: measured
+        assert all(r['status'].startswith('skipped: a smaller resolution exceeded the time '
+                                          'budget') for r in model_rows[1:])
+    csv_rows = _read(tmp_path / 'speed_vs_resolution.csv')
+    assert csv_rows[2]['median_ms'] == '' and csv_rows[2]['time_vs_ref'] == ''
+    assert float(csv_rows[3]['time_vs_ref']) > 0  # relative to the first model
 
 
 def test_prediction_is_a_clamped_power_law_in_pixels(tool):

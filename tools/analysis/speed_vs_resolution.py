@@ -69,8 +69,15 @@ class Series:
     spec: ModelSpec
     mode: str  # 'infer' | 'train'
     batch: int
+    model: nn.Module
+    optimizer: Optional[torch.optim.Optimizer] = None  # AdamW for 'train'
     done: List[dict] = field(default_factory=list)  # measured points (resolution, s, bytes)
     stopped: str = ''  # why the remaining resolutions are skipped
+
+    def __post_init__(self):
+        self.params = sum(p.numel() for p in self.model.parameters())
+        if self.mode == 'train':
+            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
 
 
 # ------------------------------------------------------------------------------------ models
@@ -247,56 +254,69 @@ def skip_reason(series: Series, resolution: int, args, device) -> str:
     return ''
 
 
+def measure_point(series: Series, res: int, runner: Runner) -> dict:
+    """The CSV row of one point of ``series`` (measured, skipped or out of memory)."""
+    args = runner.args
+    row = dict(model=series.spec.name, description=series.spec.description,
+               params_M=round(series.params / 1e6, 3), mode=series.mode, batch=series.batch,
+               resolution=res)
+    row['status'] = skip_reason(series, res, args, runner.device)
+    if not row['status']:
+        try:
+            result = runner.measure(series.model, series.mode, series.batch, res,
+                                    series.optimizer)
+        except Exception as e:  # noqa: BLE001  (an OOM goes into the row; others raise)
+            if not is_oom(e):
+                raise
+            row['status'] = f'oom: {str(e).splitlines()[0][:120]}'
+            series.stopped = 'skipped: a smaller resolution ran out of memory'
+            _free(runner.device)
+        else:
+            row.update(status='ok', **_result_columns(result, series.batch))
+            series.done.append(dict(resolution=res, **result))
+            if result['median_s'] * (args.warmup + args.repeats + 1) > args.time_budget:
+                series.stopped = ('skipped: a smaller resolution exceeded the time budget '
+                                  f'{args.time_budget:g} s')
+    if row['status'] != 'ok' and not series.stopped:
+        series.stopped = 'skipped: a smaller resolution was skipped'
+    return row
+
+
 def run(args) -> List[dict]:
-    """Measure every point; returns the CSV rows (also written, with the PNG)."""
+    """Measure every point; returns the CSV rows (grouped by model).
+
+    The models are measured side by side: for each (mode, batch) and resolution every model
+    in turn, so a change in the machine's load between points affects all models alike.
+    """
     specs = model_specs(args)
     runner = Runner(args)
     env = environment_info(args.device)
-    batches = [('infer', b) for b in args.infer_batches] if 'infer' in args.modes else []
+    groups = [('infer', b) for b in args.infer_batches] if 'infer' in args.modes else []
     if 'train' in args.modes:
-        batches.append(('train', args.train_batch))
+        groups.append(('train', args.train_batch))
     resolutions = sorted(set(args.resolutions))
-    rows = []
-    total = len(specs) * len(batches) * len(resolutions)
-    print(f'{total} points: {len(specs)} models x {len(batches)} (mode, batch) x '
+    total = len(specs) * len(groups) * len(resolutions)
+    print(f'{total} points: {len(specs)} models x {len(groups)} (mode, batch) x '
           f'{len(resolutions)} resolutions on {env["device"]} ({env["device_name"]}), '
           f'{env["torch_threads"]} threads', flush=True)
-    progress = Progress(total)
+    models = {}
     for spec in specs:
         torch.manual_seed(0)
-        model = runner.prepare(spec.build())
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        for mode, batch in batches:
-            series = Series(spec, mode, batch)
-            optimizer = (torch.optim.AdamW(model.parameters(), lr=1e-4)
-                         if mode == 'train' else None)
-            for res in resolutions:
-                row = dict(model=spec.name, description=spec.description,
-                           params_M=round(params, 3), mode=mode, batch=batch, resolution=res)
-                row['status'] = skip_reason(series, res, args, runner.device)
-                if not row['status']:
-                    try:
-                        result = runner.measure(model, mode, batch, res, optimizer)
-                    except Exception as e:  # noqa: BLE001  (the row says what went wrong)
-                        if not is_oom(e):
-                            raise
-                        row['status'] = f'oom: {str(e).splitlines()[0][:120]}'
-                        series.stopped = 'skipped: a smaller resolution ran out of memory'
-                        _free(runner.device)
-                    else:
-                        row.update(status='ok', **_result_columns(result, batch))
-                        series.done.append(dict(resolution=res, **result))
-                        if result['median_s'] * (args.warmup + args.repeats + 1) > \
-                                args.time_budget:
-                            series.stopped = ('skipped: a smaller resolution exceeded the '
-                                              f'time budget {args.time_budget:g} s')
-                if row['status'] and row['status'] != 'ok' and not series.stopped:
-                    series.stopped = 'skipped: a smaller resolution was skipped'
-                rows.append(row)
-                print(progress.update() + _progress_line(row), flush=True)
-            del optimizer
-        del model
-        _free(runner.device)
+        models[spec.name] = runner.prepare(spec.build())
+    progress = Progress(total)
+    rows = []
+    for mode, batch in groups:
+        series = [Series(spec, mode, batch, models[spec.name]) for spec in specs]
+        for res in resolutions:
+            for s in series:
+                rows.append(measure_point(s, res, runner))
+                print(progress.update() + _progress_line(rows[-1]), flush=True)
+        for s in series:
+            s.optimizer = None
+    del models
+    _free(runner.device)
+    order = {spec.name: i for i, spec in enumerate(specs)}
+    rows.sort(key=lambda r: order[r['model']])  # stable: groups and resolutions keep order
     add_ratios(rows, args.reference or _default_reference(specs))
     settings = dict(warmup=args.warmup, threads=env['torch_threads'],
                     amp=args.amp_dtype if args.amp else 'off', channels_last=args.channels_last)
