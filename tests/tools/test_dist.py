@@ -1,0 +1,107 @@
+"""Two processes on CPU through tools/dist_train.sh and tools/dist_test.sh (torchrun, gloo):
+both ranks train on their own samples, one checkpoint is written, and the two-process test
+gives the metrics and predictions of a one-process test. The Slurm scripts hand srun the
+documented job layout."""
+import json
+import pickle
+import stat
+import sys
+from pathlib import Path
+
+import torch
+
+from tests.script_loading import REPO_ROOT
+from tests.tools import tool_runs
+from tests.tools.fake_data import write_imagenet
+
+CONFIG = 'configs/sola_t_in1k.py'
+SCRIPTS = ['dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh', 'train.py',
+           'test.py']
+
+
+def _probe_config(tmp_path: Path) -> Path:
+    """sola_t_in1k plus RankProbeHook, which records what each rank trained on."""
+    path = tmp_path / 'sola_t_in1k_probe.py'
+    path.write_text(
+        f"_base_ = ['{REPO_ROOT / CONFIG}']\n"
+        "custom_imports = dict(imports=['mmsola', 'tests.tools.tool_runs'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), "
+        f"dict(type='RankProbeHook', out_dir='{tmp_path / 'probe'}')]\n")
+    return path
+
+
+def test_scripts_are_executable():
+    for name in SCRIPTS:
+        assert (REPO_ROOT / 'tools' / name).stat().st_mode & stat.S_IXUSR, name
+
+
+def test_two_cpu_processes_train_and_test_like_one(tmp_path):
+    data_root = write_imagenet(tmp_path / 'imagenet', num_classes=3, per_class=2,
+                               val_per_class=1)
+    config, work_dir = _probe_config(tmp_path), tmp_path / 'work'
+    # 4 training images, 2 per rank: one iteration of batch 2 on each rank
+    options = tool_runs.tiny_options(config, data_root, work_dir, iters=2,
+                                     extra=['default_hooks.checkpoint.save_best=None'])
+    env = dict(PORT=str(tool_runs.free_port()))
+    run = tool_runs.run_cli(['tools/dist_train.sh', str(config), '2', '--cfg-options',
+                             *options], env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+
+    # Both ranks stepped, on disjoint halves of the training set.
+    probes = {p.name: p.read_text() for p in (tmp_path / 'probe').iterdir()}
+    assert sorted(probes) == ['rank0_iter0.json', 'rank1_iter0.json']
+    samples = [set(json.loads(probes[f'rank{r}_iter0.json'])['samples']) for r in (0, 1)]
+    assert len(samples[0]) == len(samples[1]) == 2 and samples[0].isdisjoint(samples[1])
+    # One checkpoint, written once (by rank 0), of the one iteration of the run
+    assert sorted(p.name for p in work_dir.iterdir() if p.is_file()) == [
+        'epoch_1.pth', 'last_checkpoint', config.name]
+    ckpt = work_dir / 'epoch_1.pth'
+    assert torch.load(ckpt, mmap=True, weights_only=True)['meta']['iter'] == 1
+    log = next(work_dir.rglob('*.log')).read_text()
+    assert 'Distributed launcher: pytorch' in log
+
+    # The same checkpoint tested by two processes and by one
+    out2, out1 = tmp_path / 'two.pkl', tmp_path / 'one.pkl'
+    options = tool_runs.tiny_options(config, data_root, tmp_path / 'test2')
+    run = tool_runs.run_cli(['tools/dist_test.sh', str(config), str(ckpt), '2', '--out',
+                             str(out2), '--cfg-options', *options], env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    two = tool_runs.last_json_metrics(tmp_path / 'test2')
+    one = tool_runs.test(config, ckpt, tool_runs.tiny_options(config, data_root,
+                                                              tmp_path / 'test1'),
+                         '--out', str(out1))
+    assert {k: two[k] for k in one} == one
+    preds = [{p['img_path']: p['pred_score'] for p in pickle.loads(f.read_bytes())}
+             for f in (out1, out2)]
+    assert sorted(preds[0]) == sorted(preds[1]) and len(preds[0]) == 3  # 3 images, 2 ranks
+    for path, score in preds[0].items():
+        torch.testing.assert_close(preds[1][path], score, rtol=0, atol=1e-5)
+
+
+def test_slurm_scripts_hand_srun_the_job_layout(tmp_path):
+    srun = tmp_path / 'bin' / 'srun'
+    srun.parent.mkdir()
+    srun.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$SRUN_LOG"\n')
+    srun.chmod(0o755)
+    env = dict(PATH=f'{srun.parent}:/usr/bin:/bin', GPUS='16', GPUS_PER_NODE='8',
+               CPUS_PER_TASK='4', SRUN_ARGS='--quotatype=auto --time=1:00:00',
+               SRUN_LOG=str(tmp_path / 'args'))
+    cases = [(['tools/slurm_train.sh', 'gpu', 'job', 'configs/sola_t_in1k.py', 'work',
+               '--amp'], ['tools/train.py', 'configs/sola_t_in1k.py', '--work-dir=work',
+                          '--launcher=slurm', '--amp']),
+             (['tools/slurm_test.sh', 'gpu', 'job', 'configs/sola_t_in1k.py', 'x.pth',
+               '--out', 'o.pkl'], ['tools/test.py', 'configs/sola_t_in1k.py', 'x.pth',
+                                   '--launcher=slurm', '--out', 'o.pkl'])]
+    for argv, tool_args in cases:
+        run = tool_runs.run_cli(argv, env=env)
+        assert run.returncode == 0, run.stderr
+        args = (tmp_path / 'args').read_text().splitlines()
+        assert args[:10] == ['-p', 'gpu', '--job-name=job', '--gres=gpu:8', '--ntasks=16',
+                             '--ntasks-per-node=8', '--cpus-per-task=4', '--kill-on-bad-exit=1',
+                             '--quotatype=auto', '--time=1:00:00']
+        python = args.index('-u') - 1
+        assert args[python] == sys.executable and args[python + 2:] == tool_args
+        # too few arguments: usage, exit 2
+        short = tool_runs.run_cli(argv[:3], env=env)
+        assert short.returncode == 2 and 'usage:' in short.stderr
