@@ -63,9 +63,13 @@ def export_onnx(target: nn.Module, shape: Tuple[int, int], out: str,
 
     Raises:
         MissingDeployDependency: onnx / onnxruntime / onnxscript missing.
+        ValueError: H or W below :data:`MIN_SIZE`.
         NonStandardGraphError: a node or function outside the standard domains.
         onnx.checker.ValidationError: an invalid file.
     """
+    if len(shape) != 2 or min(shape) < MIN_SIZE:
+        raise ValueError(f'the export shape must be (H, W) with both >= {MIN_SIZE} (the '
+                         f'stride-32 stage needs a grid of at least 2 x 2), got {tuple(shape)}')
     require_deploy_deps()
     import onnx
 
@@ -75,6 +79,9 @@ def export_onnx(target: nn.Module, shape: Tuple[int, int], out: str,
             3: torch.export.Dim('width', min=MIN_SIZE)}
     example = _example(EXPORT_BATCH, shape)
     target = target.eval()
+    print_log(f'exporting {type(target).__name__} to {out}: torch.export, decompositions, '
+              'translation to ONNX, graph optimisation (1 to 2 minutes for SoLA-T on 2 CPU '
+              'cores)...', logger='current')
     start = time.perf_counter()
     with torch.no_grad():
         program = torch.onnx.export(

@@ -99,8 +99,8 @@ def test_classifier_scores_are_mmpretrains_prediction():
     """The exported classifier graph computes what mmpretrain's predict() returns."""
     from mmsola.apis.config import build_model, load_config
     from mmsola.deploy.targets import ClassifierScores, config_target
-    cfg = load_config(str(REPO_ROOT / 'configs/sola_t_in1k.py'),
-                      {'model.backbone.layer_pattern': 'L/L/S/H', 'model.backbone.embed_dims': 16})
+    cfg = load_config(str(REPO_ROOT / 'configs/sola_t_in1k.py'), {
+        'model.backbone.layer_pattern': 'L/L/S/H', 'model.backbone.embed_dims': 16})
     model = build_model(cfg)
     target = config_target(model, 'mmpretrain')
     assert isinstance(target, ClassifierScores) and target.output_names == ['scores']
