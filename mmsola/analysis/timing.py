@@ -71,8 +71,11 @@ def time_callable(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5
             long (at least one timed call always runs).
 
     Returns:
-        dict with ``median_s``, ``min_s``, ``max_s``, ``mean_s`` (seconds per call),
-        ``times_s`` (list of each timed call), ``repeats`` (timed calls done) and ``warmup``.
+        dict with ``median_s``, ``min_s``, ``max_s``, ``mean_s`` (wall seconds per call),
+        ``times_s`` (list of each timed call), ``cpu_median_s`` (median process CPU seconds
+        per call, all threads together: on a machine shared with other work, wall time grows
+        but this stays near ``threads x`` the quiet wall time), ``repeats`` (timed calls done)
+        and ``warmup``.
     """
     if warmup < 0 or repeats < 1:
         raise ValueError(f'need warmup >= 0 and repeats >= 1, got warmup={warmup}, '
@@ -85,19 +88,20 @@ def time_callable(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5
         fn()
         sync()
         spent += time.perf_counter() - start
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
         sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
         sync()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
         spent += times[-1]
         if max_total_s is not None and spent >= max_total_s:
             break
     return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
-                mean_s=statistics.fmean(times), times_s=times, repeats=len(times),
-                warmup=warmup)
+                mean_s=statistics.fmean(times), times_s=times,
+                cpu_median_s=statistics.median(cpu_times), repeats=len(times), warmup=warmup)
 
 
 # ------------------------------------------------------------------------------- memory

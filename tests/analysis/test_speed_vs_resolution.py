@@ -39,6 +39,7 @@ def test_tiny_run_writes_every_column_and_a_png(tool, tmp_path):
         assert float(r['images_per_s']) == pytest.approx(
             int(r['batch']) * 1e3 / float(r['median_ms']), rel=1e-2)
         assert float(r['time_vs_ref']) == 1.0  # the only model is its own reference
+        assert float(r['cpu_ms']) > 0 and float(r['cpu_vs_ref']) == 1.0
         assert (r['device'], r['threads'], r['amp'], r['torch']) == (
             'cpu', '1', 'off', torch.__version__)
     png = (tmp_path / 'tiny.png').read_bytes()
@@ -94,6 +95,8 @@ def test_timing_primitives():
     calls = []
     result = time_callable(lambda: calls.append(1), warmup=2, repeats=3)
     assert len(calls) == 5 and result['repeats'] == 3 and len(result['times_s']) == 3
+    busy = time_callable(lambda: sum(range(200_000)), repeats=3)
+    assert 0 < busy['cpu_median_s'] <= 1.5 * busy['median_s'] + 1e-3  # one thread busy
     assert result['min_s'] <= result['median_s'] <= result['max_s']
     with pytest.raises(ValueError, match='repeats >= 1'):
         time_callable(lambda: None, repeats=0)

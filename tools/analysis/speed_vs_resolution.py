@@ -6,9 +6,12 @@ For every model and every square resolution it measures
 * a training step at ``--train-batch``: forward, backward of the mean of every output map,
   AdamW step (train mode);
 
-as the median over ``--repeats`` calls after ``--warmup`` calls, and the peak memory of one
-more call above what was resident before it (CUDA ``max_memory_allocated``; CPU peak RSS, see
-:mod:`mmsola.analysis.timing`). A point predicted (from the smaller resolutions of the same
+as the median over ``--repeats`` calls after ``--warmup`` calls (wall time, and the process
+CPU time of all threads, which a machine shared with other work disturbs much less), and the
+peak memory of one more call above what was resident before it (CUDA
+``max_memory_allocated``; CPU peak RSS, see :mod:`mmsola.analysis.timing`). The models are
+measured side by side (each point for every model in turn); ``time_vs_ref`` and
+``cpu_vs_ref`` divide by ``--reference`` (default Swin-T) at the same point. A point predicted (from the smaller resolutions of the same
 series) to exceed ``--time-budget`` or the free memory is skipped, and so are the larger ones;
 the CSV says so in its ``status`` column. Device, versions and settings go into every row.
 
@@ -51,6 +54,7 @@ ENV_COLUMNS = ('device', 'device_name', 'cpu_count', 'torch', 'triton', 'mmengin
                'python', 'cuda', 'cudnn', 'cpu_memory_method', 'date_utc')
 COLUMNS = ('model', 'description', 'params_M', 'mode', 'batch', 'resolution', 'status',
            'median_ms', 'min_ms', 'ms_per_image', 'images_per_s', 'peak_mem_MB', 'time_vs_ref',
+           'cpu_ms', 'cpu_vs_ref',
            'repeats', 'warmup', 'threads', 'amp', 'channels_last') + ENV_COLUMNS
 
 
@@ -234,7 +238,7 @@ class Runner:
                                max_total_s=args.time_budget)
         peak = peak_memory(step, self.device)
         return dict(median_s=timing['median_s'], min_s=timing['min_s'],
-                    repeats=timing['repeats'], peak_bytes=peak)
+                    cpu_s=timing['cpu_median_s'], repeats=timing['repeats'], peak_bytes=peak)
 
 
 def skip_reason(series: Series, resolution: int, args, device) -> str:
@@ -357,6 +361,7 @@ def _result_columns(result: dict, batch: int) -> dict:
     return dict(median_ms=round(result['median_s'] * 1e3, 3),
                 min_ms=round(result['min_s'] * 1e3, 3),
                 ms_per_image=round(result['median_s'] * 1e3 / batch, 3),
+                cpu_ms=round(result['cpu_s'] * 1e3, 3),
                 images_per_s=round(batch / result['median_s'], 3),
                 peak_mem_MB=round(result['peak_bytes'] / 2**20, 1), repeats=result['repeats'])
 
@@ -365,8 +370,8 @@ def _progress_line(row: dict) -> str:
     head = f"{row['model']:>20} {row['mode']:>5} b{row['batch']:<3} {row['resolution']:>5}: "
     if row['status'] != 'ok':
         return head + row['status']
-    return (head + f"{row['median_ms']:10.1f} ms  {row['images_per_s']:9.2f} img/s  "
-            f"{row['peak_mem_MB']:9.1f} MB")
+    return (head + f"{row['median_ms']:10.1f} ms ({row['cpu_ms']:.0f} ms CPU)  "
+            f"{row['images_per_s']:9.2f} img/s  {row['peak_mem_MB']:9.1f} MB")
 
 
 def _default_reference(specs: Sequence[ModelSpec]) -> str:
@@ -375,14 +380,14 @@ def _default_reference(specs: Sequence[ModelSpec]) -> str:
 
 
 def add_ratios(rows: List[dict], reference: str) -> None:
-    """``time_vs_ref``: median time / the reference model's at the same mode, batch and
-    resolution (both measured), else empty."""
-    ref = {(r['mode'], r['batch'], r['resolution']): r['median_ms'] for r in rows
-           if r['model'] == reference and r['status'] == 'ok'}
-    for r in rows:
-        base = ref.get((r['mode'], r['batch'], r['resolution']))
-        r['time_vs_ref'] = (round(r['median_ms'] / base, 3)
-                            if base and r['status'] == 'ok' else '')
+    """``time_vs_ref`` (``cpu_vs_ref``): median wall (process CPU) time / the reference
+    model's at the same mode, batch and resolution (both measured), else empty."""
+    for column, ratio in (('median_ms', 'time_vs_ref'), ('cpu_ms', 'cpu_vs_ref')):
+        ref = {(r['mode'], r['batch'], r['resolution']): r[column] for r in rows
+               if r['model'] == reference and r['status'] == 'ok'}
+        for r in rows:
+            base = ref.get((r['mode'], r['batch'], r['resolution']))
+            r[ratio] = round(r[column] / base, 3) if base and r['status'] == 'ok' else ''
 
 
 # ----------------------------------------------------------------------------------- output
