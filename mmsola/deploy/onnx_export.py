@@ -27,8 +27,9 @@ STANDARD_DOMAINS = ('', 'ai.onnx', 'ai.onnx.ml')
 # Example batch of the export trace: torch.export fixes sizes of 1, so a batch of 1 would make
 # the batch axis static.
 EXPORT_BATCH = 2
-# The smallest traced H and W: the stride-32 stage keeps a grid of at least 2 x 2 (torch.export
-# would otherwise treat a 1-token grid as a special case and refuse the dynamic range).
+# The smallest H and W of the trace example: the stride-32 stage keeps a grid of at least 2 x 2
+# (torch.export would otherwise treat a 1-token grid as a special case and refuse the dynamic
+# range). The exported file itself runs any size (checked down to 1 x 1).
 MIN_SIZE = 33
 
 

@@ -1,8 +1,12 @@
-"""ONNX translation of ``mmsola::linear_attention_fwd`` from standard ONNX ops (onnxscript).
+"""ONNX translations (onnxscript, standard ONNX ops only) that torch's exporter needs for
+SoLA-Vision models at dynamic sizes.
 
-torch's exporter (``torch.onnx.export(..., dynamo=True)``) finds no ONNX function for a custom
-op; :func:`custom_translation_table` gives it one, written with default-domain ONNX ops only
-(Elu, MatMul, ReduceSum, Range, Cos, Sin, ...), so the exported graph runs in any ONNX runtime.
+* ``mmsola::linear_attention_fwd``: torch's exporter (``torch.onnx.export(..., dynamo=True)``)
+  finds no ONNX function for a custom op; :func:`linear_attention_fwd_onnx` is one, written
+  with default-domain ops (Elu, MatMul, ReduceSum, Range, Cos, Sin, ...), so the exported
+  graph runs in any ONNX runtime.
+* ``aten::repeat_interleave.self_int`` and adaptive average pooling: the stock translations
+  are wrong at sizes other than the traced one (see the functions); corrected here.
 
 The op's RoPE grid ``(h, w)`` is a pair of symbolic ints when H and W are dynamic: the exporter
 passes them as int64 scalars computed from the input's shape, and the rotation angles are built
@@ -37,7 +41,8 @@ def _int64_scalar(x: Union[int, ir.Value]):
     """A static int or a symbolic size (the exporter's int64 value) as an int64 scalar."""
     if isinstance(x, int):
         return op.Constant(value_int=x)
-    return op.Reshape(op.Cast(x, to=INT64), _ints())  # a 0-d tensor whatever arrived
+    scalar_shape = op.Constant(value=ir.tensor(np.zeros(0, dtype=np.int64)))
+    return op.Reshape(op.Cast(x, to=INT64), scalar_shape)  # 0-d, whatever arrived
 
 
 def rope_cos_sin(h, w, head_dim: int, dtype: ir.DataType) -> Tuple[ir.Value, ir.Value]:

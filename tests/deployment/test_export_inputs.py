@@ -61,7 +61,7 @@ def test_missing_dependency_through_import_hook(monkeypatch):
     (['configs/sola_t_in1k.py', '--layer-pattern', 'L/L/L/L'], '--layer-pattern and --hsb go '
      'with --arch'),
     (['--arch', 'tiny', 'missing.pth'], "checkpoint 'missing.pth' does not exist"),
-    (['--arch', 'tiny', '--shape', '0', '64'], '--shape needs positive H W'),
+    (['--arch', 'tiny', '--shape', '32', '64'], '--shape needs H and W >= 33'),
 ])
 def test_bad_arguments(tool, argv, message, capsys):
     argv = argv + ([] if '--shape' in argv else ['--shape', '64', '64']) + ['--out', 'x.onnx']

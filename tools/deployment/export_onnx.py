@@ -19,6 +19,8 @@ import sys
 
 from mmengine.config import DictAction
 
+from mmsola.deploy.onnx_export import MIN_SIZE
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -37,9 +39,10 @@ def parse_args(argv=None):
                         "logits at the input size, classifier scores), or 'features' "
                         '(backbone + neck maps; the only choice for detectors)')
     parser.add_argument('--shape', type=int, nargs=2, required=True, metavar=('H', 'W'),
-                        help='image size of the export trace and the first check')
+                        help='image size of the export trace (>= 33) and of the first check; '
+                        'the exported file runs any size')
     parser.add_argument('--verify-shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='the second check size (default: 3H/4+1 x 5W/4-1, made odd)')
+                        help='the second check size (default: about 3H/4 x 5W/4, odd)')
     parser.add_argument('--out', required=True, help='output .onnx file')
     parser.add_argument('--opset', type=int, default=None, help='ONNX opset (default 20)')
     parser.add_argument('--batch', type=int, default=1, help='batch of the checks')
@@ -66,10 +69,10 @@ def parse_args(argv=None):
                      '(or --cfg-options model.backbone.layer_pattern=...)')
     if args.arch and (args.part != 'model' or args.cfg_options):
         parser.error('--part and --cfg-options go with a CONFIG, not --arch')
-    for name in ('shape', 'verify_shape'):
+    for name, least in (('shape', MIN_SIZE), ('verify_shape', 1)):
         value = getattr(args, name)
-        if value is not None and min(value) < 1:
-            parser.error(f'--{name.replace("_", "-")} needs positive H W, got {value}')
+        if value is not None and min(value) < least:
+            parser.error(f'--{name.replace("_", "-")} needs H and W >= {least}, got {value}')
     if args.batch < 1 or args.repeats < 0:
         parser.error('--batch must be >= 1 and --repeats >= 0')
     if args.arch:
