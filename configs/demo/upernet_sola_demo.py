@@ -55,8 +55,9 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# from scratch: a larger learning rate than fine-tuning's 6e-5, short warm-up, poly to zero
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+# from scratch: a larger learning rate than fine-tuning's 6e-5 (2e-3 learned the small object
+# classes faster than 1e-3 in a 1000-iteration run), short warm-up, poly decay to zero
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='PolyLR', eta_min=0., power=1., begin=warmup_iters, end=max_iters,

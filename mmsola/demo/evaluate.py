@@ -50,7 +50,8 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
 
     Returns:
         ``(model_scores, trivial_scores, kept)``; scores are dicts with mIoU, aAcc, mAcc
-        (percent) and per-class ``IoU`` / ``Acc``; the trivial ones add ``class`` (its name);
+        (percent) and per-class ``IoU`` / ``Acc``; the model's add ``confusion`` (pixel
+        counts, row = truth, column = prediction), the trivial ones ``class`` (its name);
         ``kept`` holds dicts with ``img_path``, ``gt`` and ``pred`` (H, W) uint8 arrays (255 =
         ignored).
     """
@@ -80,9 +81,22 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
                 kept.append(dict(img_path=s.img_path, gt=gt.numpy().astype(np.uint8),
                                  pred=s.pred_sem_seg.data.squeeze(0).numpy().astype(np.uint8)))
     scores = _summarise(metric, metric.results)
+    scores['confusion'] = confusion_matrix(kept, num_classes).tolist()
     baseline = _summarise(trivial, trivial.results)
     baseline['class'] = val_set.metainfo['classes'][frequent]
     return scores, baseline, pick_samples(kept, num_keep)
+
+
+def confusion_matrix(samples: List[Dict], num_classes: int) -> np.ndarray:
+    """Pixel counts (num_classes, num_classes): row = ground truth, column = prediction;
+    ignored pixels (255) left out."""
+    counts = np.zeros(num_classes * num_classes, np.int64)
+    for sample in samples:
+        gt, pred = sample['gt'].astype(np.int64), sample['pred'].astype(np.int64)
+        valid = gt != 255
+        counts += np.bincount(gt[valid] * num_classes + pred[valid],
+                              minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
 
 
 def pick_samples(samples: List[Dict], num: int) -> List[Dict]:

@@ -1,10 +1,11 @@
-"""The picture helpers: which validation images the grid shows, and the curve's input."""
+"""Helpers of the report: which validation images the grid shows, the curve's input, the
+confusion matrix."""
 import json
 
 import numpy as np
 import pytest
 
-from mmsola.demo.evaluate import pick_samples
+from mmsola.demo.evaluate import confusion_matrix, pick_samples
 from mmsola.demo.plots import colourise, read_scalars
 
 
@@ -37,3 +38,10 @@ def test_read_scalars_splits_loss_and_val_miou(tmp_path):
     path.write_text(json.dumps(dict(mIoU=1.0, step=1)) + '\n')
     with pytest.raises(ValueError, match='no training loss'):
         read_scalars(path)
+
+
+def test_confusion_matrix_rows_are_truth():
+    gt = np.array([[0, 0], [1, 255]], np.uint8)
+    pred = np.array([[0, 1], [1, 0]], np.uint8)
+    counts = confusion_matrix([dict(gt=gt, pred=pred)] * 2, 3)
+    assert counts.tolist() == [[2, 2, 0], [0, 2, 0], [0, 0, 0]]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmsola.demo import CLASSES
+from mmsola.demo import CLASSES, read_manifest
 from tests.script_loading import REPO_ROOT, load_script
 
 pytestmark = pytest.mark.slow
@@ -43,6 +43,12 @@ def test_first_run_writes_metrics_pictures_and_checkpoint(runs):
     assert sum(v > 0 for v in trivial['IoU'].values() if v is not None) == 1
     # the validation run inside training (Runner + IoUMetric) saw the same final model
     assert metrics['val_mIoU_during_training'][-1] == dict(iter=2, mIoU=metrics['mIoU'])
+    # the confusion matrix counts every labelled validation pixel once
+    confusion = metrics['confusion']
+    val_pixels = read_manifest(runs['tmp'] / 'data')['class_pixels']['validation']
+    assert confusion['classes'] == list(CLASSES)
+    assert sum(map(sum, confusion['pixels'])) == sum(val_pixels[c] for c in CLASSES)
+    assert [sum(row) for row in confusion['pixels']] == [val_pixels[c] for c in CLASSES]
     for name in ('training_curve.png', 'predictions.png'):
         with Image.open(work_dir / name) as png:
             assert png.format == 'PNG' and min(png.size) > 200

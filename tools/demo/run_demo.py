@@ -16,18 +16,20 @@ A rerun reuses the dataset and gets a work dir of its own, so earlier runs are k
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 # Idle OpenMP threads sleep instead of spinning: on a machine shared with other work, spinning
 # threads that wait for a descheduled peer made each training step up to 10x slower. Set
 # before torch loads (here and, inherited, in the training process); a user's value wins.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
+import numpy as np  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,24 +130,32 @@ def format_options(opts: Dict) -> List[str]:
     return [f'{k}={text(v)}' for k, v in opts.items()]
 
 
-def train(config: str, work_dir: Path, opts: Dict) -> float:
-    """Run tools/train.py in a child process (its log shows the progress and ETA);
-    returns the seconds it took."""
+def train(config: str, work_dir: Path, opts: Dict) -> Tuple[float, float]:
+    """Run tools/train.py in a child process (its log shows the progress and ETA).
+
+    Returns the wall seconds it took and the CPU seconds it used (all its threads and data
+    workers): on a busy machine the second tells what it costs.
+    """
     cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), config, '--work-dir',
            str(work_dir), '--cfg-options', *format_options(opts)]
     print('  $ ' + ' '.join(shlex.quote(c) for c in cmd), flush=True)
-    start = time.time()
+    start, cpu = time.time(), _children_cpu()
     done = subprocess.run(cmd)
     if done.returncode != 0:
         raise SystemExit(f'training failed (exit code {done.returncode}); its log is in '
                          f'{work_dir}')
-    return time.time() - start
+    return time.time() - start, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     started = time.time()
-    from mmsola.apis import build_model, load_config
+    from mmsola.apis import load_config
     from mmsola.demo import METAINFO, ensure_demo_dataset, read_manifest
 
     step(1, f'dataset at {args.data_root}')
@@ -166,17 +176,50 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     step(2, f'training {cfg.train_cfg.max_iters} iterations of {Path(args.config).name} in '
             f'{work_dir} (a log line every {cfg.default_hooks.logger.interval} iterations, '
             'with the ETA)')
-    train_seconds = train(args.config, work_dir, opts)
+    train_seconds, train_cpu = train(args.config, work_dir, opts)
 
     step(3, 'scoring the final checkpoint on the validation split (mmseg IoUMetric)')
+    checkpoint, scores, trivial, kept = score(cfg, work_dir, args.num_vis)
+    step(4, 'pictures')
+    curve, grid, val_curve = draw(cfg, work_dir, scores, trivial, kept)
+
+    metrics = dict(
+        mIoU=scores['mIoU'], aAcc=scores['aAcc'], mAcc=scores['mAcc'],
+        per_class_IoU=scores['IoU'], per_class_Acc=scores['Acc'],
+        confusion=dict(rows='ground truth', columns='prediction',
+                       classes=list(METAINFO['classes']), pixels=scores['confusion']),
+        trivial_predictor=dict(description='every pixel the most frequent training class',
+                               **trivial),
+        val_mIoU_during_training=[dict(iter=s, mIoU=round(v, 2)) for s, v in val_curve],
+        iterations=cfg.train_cfg.max_iters, batch_size=cfg.train_dataloader.batch_size,
+        train_seconds=round(train_seconds, 1), train_cpu_seconds=round(train_cpu, 1),
+        total_seconds=round(time.time() - started, 1),
+        checkpoint=str(checkpoint), config=args.config, cfg_options=opts,
+        metrics_file=str(work_dir / 'metrics.json'), dataset_built=built,
+        dataset=dict(root=str(data_root), **{k: manifest[k] for k in (
+            'seed', 'num_train', 'num_val', 'image_size')}))
+    Path(metrics['metrics_file']).write_text(json.dumps(metrics, indent=2) + '\n')
+    dumped = work_dir / Path(args.config).name  # tools/train.py saves the merged config
+    summary(metrics, dict(curve=curve, grid=grid, data_root=data_root,
+                          config=dumped if dumped.is_file() else Path(args.config)))
+    return metrics
+
+
+def score(cfg, work_dir: Path, num_vis: int):
+    """The last checkpoint, its scores, the trivial predictor's, and samples to draw."""
     from mmengine.runner import load_checkpoint
+
+    from mmsola.apis import build_model
     from mmsola.demo.evaluate import evaluate_segmentor, find_checkpoint
     checkpoint = find_checkpoint(work_dir)
     model = build_model(cfg)
     load_checkpoint(model, str(checkpoint), map_location='cpu')
-    scores, trivial, kept = evaluate_segmentor(model, cfg, num_keep=args.num_vis)
+    return (checkpoint, *evaluate_segmentor(model, cfg, num_keep=num_vis))
 
-    step(4, 'pictures')
+
+def draw(cfg, work_dir: Path, scores: Dict, trivial: Dict, kept: List[Dict]):
+    """training_curve.png and predictions.png in ``work_dir``; also returns the val curve."""
+    from mmsola.demo import METAINFO
     from mmsola.demo.plots import plot_prediction_grid, plot_training_curve, read_scalars
     scalars = max(work_dir.glob('*/vis_data/scalars.json'), key=lambda p: p.stat().st_mtime)
     curve = plot_training_curve(scalars, work_dir / 'training_curve.png', trivial['mIoU'])
@@ -184,40 +227,39 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         kept, METAINFO['classes'], METAINFO['palette'], work_dir / 'predictions.png',
         title=f'UperNet-SoLA after {cfg.train_cfg.max_iters} iterations: '
               f'val mIoU {scores["mIoU"]:.1f}')
-    val_curve = read_scalars(scalars)['mIoU']
+    return curve, grid, read_scalars(scalars)['mIoU']
 
-    metrics = dict(
-        mIoU=scores['mIoU'], aAcc=scores['aAcc'], mAcc=scores['mAcc'],
-        per_class_IoU=scores['IoU'], per_class_Acc=scores['Acc'],
-        trivial_predictor=dict(description='every pixel the most frequent training class',
-                               **trivial),
-        val_mIoU_during_training=[dict(iter=s, mIoU=v) for s, v in val_curve],
-        iterations=cfg.train_cfg.max_iters, batch_size=cfg.train_dataloader.batch_size,
-        train_seconds=round(train_seconds, 1), total_seconds=round(time.time() - started, 1),
-        checkpoint=str(checkpoint), config=args.config, cfg_options=opts,
-        metrics_file=str(work_dir / 'metrics.json'), dataset_built=built,
-        dataset=dict(root=str(data_root), **{k: manifest[k] for k in (
-            'seed', 'num_train', 'num_val', 'image_size')}))
-    metrics_path = work_dir / 'metrics.json'
-    metrics_path.write_text(json.dumps(metrics, indent=2) + '\n')
 
-    dumped = work_dir / Path(args.config).name
-    run_config = dumped if dumped.is_file() else Path(args.config)
-    minutes, seconds = divmod(int(time.time() - started), 60)
-    print(f'\nmmsola demo finished in {minutes}m {seconds:02d}s '
-          f'(training {train_seconds / 60:.1f} min)')
-    print(f'  val mIoU {scores["mIoU"]:.2f}  (trivial predictor, every pixel '
+def summary(metrics: Dict, paths: Dict) -> None:
+    """What the user reads at the end: the scores, where everything is, what to try next."""
+    minutes, seconds = divmod(int(metrics['total_seconds']), 60)
+    trivial = metrics['trivial_predictor']
+    print(f'\nmmsola demo finished in {minutes}m {seconds:02d}s (training '
+          f'{metrics["train_seconds"] / 60:.1f} min, {metrics["train_cpu_seconds"] / 60:.1f} '
+          'CPU-min)')
+    print(f'  val mIoU {metrics["mIoU"]:.2f}  (trivial predictor, every pixel '
           f'{trivial["class"]!r}: {trivial["mIoU"]:.2f})')
-    print('  per class IoU: ' + ', '.join(f'{k} {v}' for k, v in scores['IoU'].items()))
-    for name, path in (('metrics', metrics_path), ('training curve', curve),
-                       ('predictions', grid), ('checkpoint', checkpoint),
-                       ('config', run_config)):
+    print('  per class IoU: ' + ', '.join(f'{k} {v}' for k, v in
+                                          metrics['per_class_IoU'].items()))
+    # cars and boats are drawn alike: only the scene around them tells them apart
+    pixels, names = np.asarray(metrics['confusion']['pixels']), metrics['confusion']['classes']
+    car, boat = names.index('car'), names.index('boat')
+    twins = [100 * pixels[a, b] / max(pixels[a].sum(), 1) for a, b in ((car, boat), (boat, car))]
+    print(f'  context: {twins[0]:.1f}% of car pixels taken for boat, {twins[1]:.1f}% of boat '
+          'pixels for car')
+    config, checkpoint = paths['config'], metrics['checkpoint']
+    for name, path in (('metrics', metrics['metrics_file']), ('training curve', paths['curve']),
+                       ('predictions', paths['grid']), ('checkpoint', checkpoint),
+                       ('config', config)):
         print(f'  {name:<15}{path}')
-    print(f'  evaluate again: python tools/test.py {run_config} {checkpoint}')
-    print(f'  segment images: python tools/infer.py {run_config} {checkpoint} '
-          f'{data_root / "images" / "validation"} --out-dir {work_dir / "infer"}')
-    return metrics
+    work_dir = Path(metrics['metrics_file']).parent
+    print(f'  evaluate again: python tools/test.py {config} {checkpoint}')
+    print(f'  segment images: python tools/infer.py {config} {checkpoint} '
+          f'{paths["data_root"] / "images" / "validation"} --out-dir {work_dir / "infer"}')
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad input, config
+        sys.exit(f'error: {err}')
