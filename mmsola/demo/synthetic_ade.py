@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
@@ -70,8 +69,10 @@ def build_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
                              f'each split), got {value!r}')
     if root.exists():
         raise FileExistsError(f'{root} already exists; remove it or choose another root')
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.partial-', dir=root.parent))
+    tmp = root.parent / f'.{root.name}.partial-{os.getpid()}'
+    if tmp.exists():  # left by a crashed build of this process id: ours, never complete
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)  # with the user's umask (tempfile.mkdtemp would make it 0700)
     try:
         manifest = _write_splits(tmp, seed, {'training': num_train, 'validation': num_val},
                                  image_size, progress)

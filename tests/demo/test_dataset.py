@@ -73,6 +73,18 @@ def test_reuse_and_refusals(small_root, tmp_path):
     assert not (tmp_path / 'tiny').exists()
 
 
+def test_failed_build_leaves_nothing(tmp_path, monkeypatch):
+    from mmsola.demo import synthetic_ade
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('disk full')
+
+    monkeypatch.setattr(synthetic_ade, 'render_scene', broken)
+    with pytest.raises(RuntimeError, match='disk full'):
+        build_demo_dataset(tmp_path / 'root', **SMALL)
+    assert list(tmp_path.iterdir()) == []  # neither root nor the partial build
+
+
 def test_changed_file_is_reported(small_root, tmp_path):
     import shutil
     copy = tmp_path / 'copy'
