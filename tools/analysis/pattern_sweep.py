@@ -117,7 +117,7 @@ def plot(rows: Sequence[Dict[str, object]], path: Path) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), layout='constrained')
     for ax, key, label in ((axes[0], 'flops_G', 'FLOPs (G, attention counted)'),
                            (axes[1], 'latency_ms', 'latency (ms, median)')):
         sc = ax.scatter([r[key] for r in rows], [r['r_0_5'] for r in rows],
@@ -126,8 +126,9 @@ def plot(rows: Sequence[Dict[str, object]], path: Path) -> None:
             ax.annotate(r['layer_pattern'], (r[key], r['r_0_5']), fontsize=6,
                         xytext=(3, 3), textcoords='offset points')
         ax.set_xlabel(label)
-        ax.set_ylabel('ERF r(0.5) (random init)')
+        ax.margins(x=0.25, y=0.1)  # room for the labels
         ax.grid(True, alpha=.3)
+    axes[0].set_ylabel('ERF r(0.5) of the last-stage map (random init)')
     fig.colorbar(sc, ax=axes, label="number of 'S' blocks")
     r0 = rows[0]
     fig.suptitle(f"{r0['arch']} at {r0['input_size']}x{r0['input_size']}, batch {r0['batch']},"
