@@ -171,6 +171,7 @@ def plot(final_maps: Dict[str, torch.Tensor], rows: Sequence[Dict[str, object]],
                 soft = [p for p in pts if p[2] != 'L']
                 ax.scatter([p[0] for p in soft], [p[1] for p in soft], s=40, marker='s',
                            facecolors='none', edgecolors=line.get_color())
+            ax.xaxis.get_major_locator().set_params(integer=True)
             ax.set_xlabel('blocks from the input (stages 3, 4)')
             ax.set_ylabel(f'r({t:g})')
             ax.grid(True, alpha=.3)
