@@ -62,6 +62,10 @@ def test_points_over_the_time_budget_are_skipped_and_say_so(tool, tmp_path):
     csv_rows = _read(tmp_path / 'speed_vs_resolution.csv')
     assert csv_rows[2]['median_ms'] == '' and csv_rows[2]['time_vs_ref'] == ''
     assert float(csv_rows[3]['time_vs_ref']) > 0  # relative to the first model
+    table = tool.summary_tables(rows).splitlines()
+    assert table[2] == '| input | sola-custom0 | sola-custom1 |'
+    assert table[4].startswith('| 32 | 1.00x / 1.00x (')
+    assert table[5] == '| 48 | skipped | skipped |'
 
 
 def test_prediction_is_a_clamped_power_law_in_pixels(tool):

@@ -444,6 +444,36 @@ def plot(rows: List[dict], path: Path, reference: str = '') -> None:
     plt.close(fig)
 
 
+def summary_tables(rows: List[dict]) -> str:
+    """Markdown tables, one per (mode, batch): a row per resolution, a column per model,
+    cells ``time_vs_ref / cpu_vs_ref (median ms)``, or the status word of a point that did
+    not run."""
+    models = list(dict.fromkeys(r['model'] for r in rows))
+    groups = list(dict.fromkeys((r['mode'], r['batch']) for r in rows))
+    by_key = {(r['model'], r['mode'], r['batch'], r['resolution']): r for r in rows}
+    out = []
+    for mode, batch in groups:
+        what = 'inference' if mode == 'infer' else 'training step'
+        out += [f'{what}, batch {batch}: wall / CPU time vs the reference (median wall ms per '
+                'call)', '',
+                '| input | ' + ' | '.join(models) + ' |', '|---' * (len(models) + 1) + '|']
+        for res in sorted({r['resolution'] for r in rows}):
+            cells = []
+            for m in models:
+                r = by_key.get((m, mode, batch, res))
+                if r is None:
+                    cells.append('')
+                elif r['status'] != 'ok':
+                    cells.append(r['status'].split(':')[0])
+                else:
+                    ratio = (f"{r['time_vs_ref']:.2f}x / {r['cpu_vs_ref']:.2f}x "
+                             if r['time_vs_ref'] != '' and r['cpu_vs_ref'] != '' else '')
+                    cells.append(f"{ratio}({r['median_ms']:.0f})")
+            out.append(f'| {res} | ' + ' | '.join(cells) + ' |')
+        out.append('')
+    return '\n'.join(out)
+
+
 # -------------------------------------------------------------------------------------- CLI
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -507,6 +537,7 @@ def main(argv=None) -> List[dict]:
     csv_path, png_path = out / f'{args.name}.csv', out / f'{args.name}.png'
     write_csv(rows, csv_path)
     plot(rows, png_path, args.reference or 'swin-t')
+    print(summary_tables(rows))
     print(f'wrote {csv_path} and {png_path}')
     return rows
 
