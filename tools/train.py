@@ -69,12 +69,15 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 'total batch size its lr is set for). Add auto_scale_lr = dict(enable=False, '
                 'base_batch_size=N) to the config.')
         cfg.auto_scale_lr.enable = True
-    resume_from = resolve_resume(cfg, args.resume)
+    resume = args.resume
+    if resume is None and cfg.get('resume'):  # resume=True in the config, as mmengine reads it
+        resume = cfg.get('load_from') or 'auto'
+    resume_from = resolve_resume(cfg, resume)
     if resume_from is not None:
         cfg.resume, cfg.load_from = True, resume_from
     else:
         cfg.resume = False
-        if args.resume == 'auto':
+        if resume == 'auto':
             print_log(f'--resume: no checkpoint in {cfg.work_dir} yet, starting a new run',
                       logger='current')
     return cfg

@@ -12,6 +12,7 @@ import torch
 
 from tests.script_loading import REPO_ROOT
 from tests.tools import tool_runs
+from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_imagenet
 
 CONFIG = 'configs/sola_t_in1k.py'

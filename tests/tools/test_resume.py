@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.tools import tool_runs
+from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_ade20k
 
 CONFIG = 'configs/upernet_sola_t_ade20k.py'
@@ -21,6 +22,15 @@ DETERMINISTIC = ['randomness.deterministic=True', 'model.backbone.drop_path_rate
                  'model.decode_head.dropout_ratio=0.0', 'model.auxiliary_head.dropout_ratio=0.0',
                  'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
                  'default_hooks.checkpoint.save_best=None']
+
+
+@pytest.fixture
+def deterministic_torch_restored():
+    """mmengine turns torch's deterministic algorithms on for the whole process; turn them
+    back to what they were for the tests that follow."""
+    before = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(before)
 
 
 def _load(path):
@@ -41,7 +51,7 @@ def _assert_same_state(got: dict, want: dict) -> None:
 
 
 def test_crash_mid_save_keeps_last_checkpoint_and_resume_matches_uninterrupted_run(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, deterministic_torch_restored):
     data_root = write_ade20k(tmp_path / 'ade')
 
     def options(work_dir):  # 2 iterations, a checkpoint after each
