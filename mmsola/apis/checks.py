@@ -122,18 +122,15 @@ def _problem(path: str, folder: bool) -> Optional[str]:
     return None
 
 
-def _splits_of(cfg: Config, splits: Sequence[str]) -> Iterator[Tuple[str, dict, str]]:
-    """``(split, real dataset, its config key)`` of the dataloaders the run uses."""
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if split != 'train' and not cfg.get(f'{split}_cfg'):
-            continue  # e.g. val_cfg=None: no validation
-        if not loader or not isinstance(loader.get('dataset'), dict):
-            continue
-        for dataset, key in _unwrap(loader['dataset'], f'{split}_dataloader.dataset'):
-            if dataset.get('backend_args') or _is_remote(dataset.get('data_root') or ''):
-                continue  # remote storage: mmengine's file backends decide
-            yield split, dataset, key
+def _datasets_of(cfg: Config, split: str) -> Iterator[Tuple[dict, str]]:
+    """``(real dataset, its config key)`` of the split's dataloader, if the run uses it."""
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or not isinstance(loader.get('dataset'), dict):
+        return
+    for dataset, key in _unwrap(loader['dataset'], f'{split}_dataloader.dataset'):
+        if dataset.get('backend_args') or _is_remote(dataset.get('data_root') or ''):
+            continue  # remote storage: mmengine's file backends decide
+        yield dataset, key
 
 
 def _evaluator_files(cfg: Config, split: str) -> Iterator[Tuple[str, str]]:
@@ -158,8 +155,10 @@ def check_datasets(cfg: Config, splits: Sequence[str] = ('train', 'val')) -> Non
             dataset class expects and how to get the data.
     """
     for split in splits:
+        if split != 'train' and not cfg.get(f'{split}_cfg'):
+            continue  # e.g. val_cfg=None: no validation
         missing, types, roots = [], [], []
-        for _, dataset, key in _splits_of(cfg, [split]):
+        for dataset, key in _datasets_of(cfg, split):
             for path, path_key, folder in _dataset_paths(dataset, key):
                 why = _problem(path, folder)
                 if why:
@@ -167,11 +166,10 @@ def check_datasets(cfg: Config, splits: Sequence[str] = ('train', 'val')) -> Non
                     types.append(str(dataset.get('type', 'the dataset')))
                     roots.append(str(dataset.get('data_root') or osp.dirname(path) or '.'))
                     break  # the first missing path (e.g. the root) says enough
-        if cfg.get(f'{split}_cfg') or split == 'train':
-            for ann_file, key in _evaluator_files(cfg, split):
-                why = _problem(ann_file, folder=False)
-                if why:
-                    missing.append(f'{ann_file} ({key}) {why}')
+        for ann_file, key in _evaluator_files(cfg, split):
+            why = _problem(ann_file, folder=False)
+            if why:
+                missing.append(f'{ann_file} ({key}) {why}')
         if missing:
             raise DatasetNotFoundError(_dataset_message(cfg, split, missing, types, roots))
 
