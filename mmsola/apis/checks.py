@@ -155,8 +155,8 @@ def check_datasets(cfg: Config, splits: Sequence[str] = ('train', 'val')) -> Non
             dataset class expects and how to get the data.
     """
     for split in splits:
-        if split != 'train' and not cfg.get(f'{split}_cfg'):
-            continue  # e.g. val_cfg=None: no validation
+        if split != 'train' and cfg.get(f'{split}_cfg') is None:
+            continue  # val_cfg=None: no validation (an empty dict, as mmpretrain's, is a loop)
         missing, types, roots = [], [], []
         for dataset, key in _datasets_of(cfg, split):
             for path, path_key, folder in _dataset_paths(dataset, key):
