@@ -16,6 +16,7 @@ A rerun reuses the dataset and gets a work dir of its own, so earlier runs are k
 import argparse
 import json
 import os
+import random
 import resource
 import shlex
 import subprocess
@@ -54,7 +55,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--val-interval', type=positive, help='iterations between validations')
     run.add_argument('--batch-size', type=positive, help='training images per iteration')
     run.add_argument('--workers', type=int, help='data-loading worker processes (0: none)')
-    run.add_argument('--seed', type=int, help='training seed (default: a random one, logged)')
+    run.add_argument('--seed', type=int,
+                     help='training seed (default: a new random one, kept in metrics.json)')
     run.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                      help='more key=value overrides for the config, as tools/train.py takes')
     p.add_argument('--num-vis', type=positive, default=6,
@@ -115,8 +117,7 @@ def run_overrides(cfg, args: argparse.Namespace, data_root: Path) -> Dict:
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             opts[f'{loader}.num_workers'] = args.workers
             opts[f'{loader}.persistent_workers'] = args.workers > 0
-    if args.seed is not None:
-        opts['randomness.seed'] = args.seed
+    opts['randomness.seed'] = args.seed if args.seed is not None else random.randrange(2**31)
     return opts
 
 
@@ -192,6 +193,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                                **trivial),
         val_mIoU_during_training=[dict(iter=s, mIoU=round(v, 2)) for s, v in val_curve],
         iterations=cfg.train_cfg.max_iters, batch_size=cfg.train_dataloader.batch_size,
+        seed=cfg.randomness.seed,
         train_seconds=round(train_seconds, 1), train_cpu_seconds=round(train_cpu, 1),
         total_seconds=round(time.time() - started, 1),
         checkpoint=str(checkpoint), config=args.config, cfg_options=opts,
