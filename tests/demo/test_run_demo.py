@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mmsola.demo import CLASSES, read_manifest
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import load_script
 
 pytestmark = pytest.mark.slow
 
