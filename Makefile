@@ -1,5 +1,6 @@
 # mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
-# VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options.
+# VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options,
+# DEMO_ARGS options of tools/demo/run_demo.py (e.g. DEMO_ARGS='--seed 1').
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
@@ -12,4 +13,4 @@ test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 demo: install
-	$(PYTHON) tools/analysis/get_flops.py --arch tiny --shape 224 224
+	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)
