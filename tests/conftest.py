@@ -8,7 +8,19 @@ the compiled kernels.
 """
 import os
 
+import pytest
 import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Run a test module's in-process model runs on one torch thread: on a shared, busy
+    machine two OpenMP threads per process thrash (measured 3x slower). Subprocesses keep
+    their own settings (torchrun gives each process one thread already)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

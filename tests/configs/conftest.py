@@ -2,7 +2,6 @@
 :func:`tests.configs.helpers.metafiles_read_once`), and run the models on one torch thread
 (on a shared, busy machine two threads per process thrash: measured 3x slower)."""
 import pytest
-import torch
 
 from tests.configs.helpers import metafiles_read_once
 
@@ -14,8 +13,5 @@ def _read_toolkit_metafiles_once():
 
 
 @pytest.fixture(scope='module', autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)

@@ -23,12 +23,7 @@ PATTERN = ['L', 'S', 'H', 'L']  # one block per stage (the fewest), every kind
 EXPORT_HW, ODD_HW = (64, 96), (200, 328)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def build_segmentor():

@@ -10,8 +10,9 @@ import torch
 from mmsola.apis import load_config, model_shapes
 from tests.script_loading import REPO_ROOT
 from tests.tools import tool_runs
-from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 UPERNET, MASK_RCNN, IN1K = ('configs/upernet_sola_t_ade20k.py',
                             'configs/mask_rcnn_sola_t_fpn_1x_coco.py', 'configs/sola_t_in1k.py')

@@ -8,12 +8,14 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.script_loading import REPO_ROOT
 from tests.tools import tool_runs
-from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_imagenet
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 CONFIG = 'configs/sola_t_in1k.py'
 SCRIPTS = ['dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh', 'train.py',

@@ -23,15 +23,6 @@ infer = load_script('tools/infer.py')
 benchmark = load_script('tools/analysis/benchmark.py')
 
 
-@pytest.fixture(scope='module')
-def one_thread():
-    """One torch thread: on a shared, busy machine two threads per process thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _checkpoint(config, path, meta):
     from mmsola.apis import build_model, load_config
     model = build_model(load_config(config))
@@ -40,7 +31,7 @@ def _checkpoint(config, path, meta):
 
 
 @pytest.fixture(scope='module')
-def data(tmp_path_factory, one_thread):
+def data(tmp_path_factory, one_torch_thread):
     """Tiny ADE20K and ImageNet layouts, a checkpoint of each config (random weights; the
     classifier's with its own class names in meta, the segmentor's without meta) and the
     options that shrink each config onto its data."""
@@ -92,7 +83,7 @@ def test_infer_classification_files(data, tmp_path):
         assert pred['pred_class'] == data['classes'][pred['pred_label']]
 
 
-def test_infer_detection(one_thread, tmp_path):
+def test_infer_detection(one_torch_thread, tmp_path):
     pytest.importorskip('mmdet')
     coco = write_coco(tmp_path / 'coco', num_train=1, num_val=2, size=(48, 64))
     checkpoint = _checkpoint(DET_CONFIG, tmp_path / 'det.pth', {})

@@ -26,16 +26,7 @@ publish_model = load_script('tools/model_converters/publish_model.py')
 
 
 @pytest.fixture(scope='module')
-def one_thread():
-    """One torch thread: on a shared, busy machine two threads per process thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory, one_thread):
+def trained(tmp_path_factory, one_torch_thread):
     """A checkpoint of two sola_t_in1k iterations (EMAHook on, as the config has it)."""
     root = tmp_path_factory.mktemp('in1k')
     data = write_imagenet(root / 'imagenet', num_classes=2, per_class=2, size=(32, 32))

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from tests.tools import tool_runs
-from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_ade20k
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 CONFIG = 'configs/upernet_sola_t_ade20k.py'
 DETERMINISTIC = ['randomness.deterministic=True', 'model.backbone.drop_path_rate=0.0',

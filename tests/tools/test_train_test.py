@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.tools import tool_runs
-from tests.tools.tool_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 # config -> (dataset writer, metric, checkpoint the run ends with, number of test images)
 CASES = {

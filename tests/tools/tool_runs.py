@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import pytest
-import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -28,17 +26,6 @@ from tests.tools.fake_data import tiny_cfg_options
 
 _RUN_IDS = itertools.count()
 _SCRIPTS = {}
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """In-process runs on one torch thread (import this fixture into a test module): on a
-    shared, busy machine two threads per process thrash. torchrun gives its processes one
-    thread (OMP_NUM_THREADS=1) already."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def script(name: str):
