@@ -64,19 +64,10 @@ def load(name_or_path) -> 'mmengine.Config':  # noqa: F821
     return copy.deepcopy(_load(str(path)))
 
 
-def build_on_meta(cfg, monkeypatch) -> torch.nn.Module:
+def build_on_meta(cfg):
     """``cfg.model`` built in its toolkit with every tensor on the meta device: shapes and
-    parameter counts, no memory and no init time.
-
-    The backbone turns its drop-path schedule (``torch.linspace``) into Python floats while
-    it is built, which a meta tensor cannot do, so that one schedule is made on the CPU.
-    """
+    parameter counts, no memory and no init time."""
     from mmsola.apis.config import init_toolkit
     registry = init_toolkit(cfg)
-    linspace = torch.linspace
-    monkeypatch.setattr(torch, 'linspace',
-                        lambda *args, **kwargs: linspace(*args, **{'device': 'cpu', **kwargs}))
     with torch.device('meta'):
-        model = registry.MODELS.build(cfg.model)
-    monkeypatch.setattr(torch, 'linspace', linspace)
-    return model
+        return registry.MODELS.build(cfg.model)

@@ -60,9 +60,9 @@ def _check_backbone(backbone, arch):
 
 @pytest.mark.parametrize('name', [n for n in SEG + DET + CLS
                                   if '_t_' not in n and '_3x_' not in n])
-def test_small_and_base_models_are_wired_to_their_backbone(name, monkeypatch):
+def test_small_and_base_models_are_wired_to_their_backbone(name):
     cfg = load(name)
-    model = build_on_meta(cfg, monkeypatch)
+    model = build_on_meta(cfg)
     backbone = model.backbone
     _check_backbone(backbone, arch_of(name))
     channels = [backbone.num_features[i] for i in backbone.out_indices]

@@ -116,7 +116,9 @@ class SoLAVision(BaseModule):
 
         self.stem = Stem(in_channels, self.embed_dims)
         total = sum(self.depths)
-        rates = torch.linspace(0, settings['drop_path_rate'], total).tolist() if total else []
+        # on the CPU even under `with torch.device('meta')`: the rates become Python floats
+        rates = (torch.linspace(0, settings['drop_path_rate'], total, device='cpu').tolist()
+                 if total else [])
         self.stages = nn.ModuleList()
         for i, pattern in enumerate(self.layer_pattern):
             start = sum(self.depths[:i])
