@@ -7,8 +7,8 @@ from torch import nn
 from torch.nn.functional import relu
 
 from .attention import AttentionMixer
-from .utils import (ChannelsLastConv2d, DropPath, add_residual, depthwise_conv3x3,
-                    map_to_tokens, tokens_to_map)
+from .utils import (ChannelsLastConv2d, DropPath, ResidualDepthwiseConv2d, add_residual,
+                    depthwise_conv3x3, map_to_tokens, tokens_to_map)
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -106,20 +106,21 @@ class SoLABlock(nn.Module):
                  with_cp: bool = False):
         super().__init__()
         self.with_cp = with_cp
-        self.cpe1 = depthwise_conv3x3(embed_dims)
+        self.cpe1 = ResidualDepthwiseConv2d(embed_dims)  # x + dwconv3x3(x)
         self.norm1 = nn.LayerNorm(embed_dims)
         self.mixer = AttentionMixer(embed_dims, num_heads, kind, attn_backend)
-        self.cpe2 = depthwise_conv3x3(embed_dims)
+        self.cpe2 = ResidualDepthwiseConv2d(embed_dims)
         self.norm2 = nn.LayerNorm(embed_dims)
         self.mlp = Mlp(embed_dims, mlp_ratio)
         self.drop_path = DropPath(drop_path)
 
     def _forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         # The convs read and write channels-last maps, which are views of the tokens
-        # (see utils.ChannelsLastConv2d), so no branch copies the tokens.
-        x = add_residual(map_to_tokens(self.cpe1(tokens_to_map(x, hw))), x)
+        # (see utils.ChannelsLastConv2d), so no branch copies the tokens; the positional
+        # convs include their residual (utils.ResidualDepthwiseConv2d).
+        x = map_to_tokens(self.cpe1(tokens_to_map(x, hw)))
         x = add_residual(self.drop_path(self.mixer(self.norm1(x), hw)), x)
-        x = add_residual(map_to_tokens(self.cpe2(tokens_to_map(x, hw))), x)
+        x = map_to_tokens(self.cpe2(tokens_to_map(x, hw)))
         return add_residual(self.drop_path(self.mlp(self.norm2(x))), x)
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:

@@ -70,6 +70,26 @@ def depthwise_conv3x3(channels: int, stride: int = 1, bias: bool = True) -> Chan
                               bias=bias)
 
 
+class ResidualDepthwiseConv2d(ChannelsLastConv2d):
+    """``x + dwconv3x3(x)`` (the blocks' positional conv) as one convolution.
+
+    The identity is folded into the kernel: the centre tap gets ``weight + 1``, so the sum
+    needs no extra pass over the map, no buffer and, in training, no gradient sum. Same
+    parameters as the 3x3 depthwise ``nn.Conv2d`` it replaces (the identity is a
+    non-persistent buffer, not in the state dict).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(channels, channels, 3, padding=1, groups=channels)
+        identity = torch.zeros(channels, 1, 3, 3)
+        identity[:, :, 1, 1] = 1.
+        self.register_buffer('identity', identity, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = channels_last_weight(self.weight + self.identity)
+        return self._conv_forward(x, weight, self.bias)
+
+
 def add_residual(branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``branch + x``, for a ``branch`` that is a new tensor (a layer's output).
 
