@@ -10,7 +10,7 @@ and mmengine.
 """
 from typing import Optional, Union
 
-from mmengine.registry import MODELS
+from mmengine.registry import MODELS, DefaultScope
 
 from ...utils import import_toolkit
 from ..backbones.sola_vision import NUM_STAGES, SoLAVision
@@ -63,9 +63,12 @@ def build_sola_vision_cls(arch: Union[str, dict] = 'tiny',
         loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0))
     head_cfg.update(head or {})
     neck_cfg = neck if neck is not None else dict(type='mmpretrain.GlobalAveragePooling')
-    return ImageClassifier(backbone=backbone_cfg, neck=neck_cfg, head=head_cfg,
-                           train_cfg=train_cfg, data_preprocessor=data_preprocessor,
-                           init_cfg=init_cfg)
+    # ImageClassifier builds its parts (ClsDataPreprocessor, batch augments) by bare names:
+    # resolve them in mmpretrain whatever scope the caller is in
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return ImageClassifier(backbone=backbone_cfg, neck=neck_cfg, head=head_cfg,
+                               train_cfg=train_cfg, data_preprocessor=data_preprocessor,
+                               init_cfg=init_cfg)
 
 
 MODELS.register_module(name='SoLAVisionCls', module=build_sola_vision_cls)
