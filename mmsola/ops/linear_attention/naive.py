@@ -7,12 +7,16 @@
   ops use for the torch backend: the forward keeps only q, k, v and the small (d x d) state
   for the backward (the reference under autograd keeps about five (B, H, N, d) fp32 tensors).
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from ..rope import apply_rope_2d, check_rope_args, rope_2d_cos_sin
+
+# CPU passes work on token chunks whose (B, H, chunk, d) temporaries are about this large
+CHUNK_BYTES = 1 << 19
+CHUNK_MIN_TOKENS = 64
 
 
 def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -62,10 +66,10 @@ def _phi(x: torch.Tensor, compute: torch.dtype) -> torch.Tensor:
     Cheaper than ``F.elu(x) + 1`` (whose expm1 kernel is slow on CPU and whose output follows
     a strided input's layout, so later matmuls copy it).
     """
-    x = x.to(compute)  # no-op for fp32 inputs
     out = torch.empty(x.shape, dtype=compute, device=x.device)
-    torch.clamp(x, max=0, out=out).exp_()
-    return out.add_(x.clamp(min=0))
+    out.copy_(x)  # the only read of a strided x; the rest works on this (cached) copy
+    neg = torch.clamp(out, max=0).exp_()
+    return out.clamp_(min=0).add_(neg)
 
 
 def _rotation(hw, head_dim: int, device, dtype):
@@ -92,6 +96,34 @@ def _rotate(x: torch.Tensor, rot, transposed: bool = False) -> torch.Tensor:
     return out
 
 
+def token_chunks(x: torch.Tensor, compute: torch.dtype) -> List[slice]:
+    """Token ranges the CPU passes work on, so that one (B, H, chunk, d) temporary stays about
+    ``CHUNK_BYTES`` and the ~20 elementwise passes over it run in cache rather than memory.
+    One range on other devices (kernel launches cost more than traffic there) or when N fits.
+    """
+    b, h, n, d = x.shape
+    per_token = b * h * d * torch.finfo(compute).bits // 8
+    chunk = max(CHUNK_MIN_TOKENS, CHUNK_BYTES // max(per_token, 1))
+    if x.device.type != 'cpu' or chunk >= n:
+        return [slice(0, n)]
+    return [slice(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+
+
+def _rows(rot, sl: slice):
+    """The RoPE tables of the tokens in ``sl``."""
+    return None if rot is None else (rot[0][sl], rot[1][sl])
+
+
+def _assemble(parts: List[torch.Tensor], slices: List[slice], shape, dtype) -> torch.Tensor:
+    """The per-chunk results as one (B, H, N, d) tensor (no copy for a single chunk)."""
+    if len(parts) == 1:
+        return parts[0].to(dtype)
+    out = parts[0].new_empty(shape, dtype=dtype)
+    for sl, part in zip(slices, parts):
+        out[:, :, sl] = part
+    return out
+
+
 def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -99,18 +131,24 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 
     ``KV = rope(phi(k))^T v`` (B, H, d, d) and ``s = sum_n phi(k)`` (B, H, d) are sums over
     tokens in the compute dtype (float32; float64 for float64 inputs), saved for the backward.
+    Two passes over token chunks (:func:`token_chunks`): the sums, then the outputs.
     """
     compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
     rot = _rotation(hw, head_dim, q.device, compute)
-    kf = _phi(k, compute)
-    ks = kf.sum(dim=-2)
-    kv = _rotate(kf, rot).transpose(-2, -1) @ v.to(compute)
-    del kf
-    qf = _phi(q, compute)
-    z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
-    o = (_rotate(qf, rot) @ kv).mul_(z / num_tokens)
-    return o.to(q.dtype), kv, ks
+    slices = token_chunks(q, compute)
+    kv = ks = None
+    for sl in slices:
+        kf = _phi(k[:, :, sl], compute)
+        ks_part = kf.sum(dim=-2)
+        kv_part = _rotate(kf, _rows(rot, sl)).transpose(-2, -1) @ v[:, :, sl].to(compute)
+        kv, ks = (kv_part, ks_part) if kv is None else (kv.add_(kv_part), ks.add_(ks_part))
+    outs = []
+    for sl in slices:
+        qf = _phi(q[:, :, sl], compute)
+        z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
+        outs.append((_rotate(qf, _rows(rot, sl)) @ kv).mul_(z / num_tokens))
+    return _assemble(outs, slices, q.shape, q.dtype), kv, ks
 
 
 def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
@@ -127,27 +165,39 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
         dqf = rope^T(dqr) + g s     dkr = v dKV^T               dkf = rope^T(dkr) + ds
         dv  = kr dKV                dq  = dqf phi'(q)           dk  = dkf phi'(k)
         phi'(x) = 1 if x > 0 else e^x  =  min(phi(x), 1)
+
+    Two passes over token chunks: dq and the sums dKV, ds; then dk and dv.
     """
     compute = compute_dtype(q)
     num_tokens, head_dim = q.shape[-2:]
-    do_ = do.to(compute).contiguous()  # read by two matmuls
     kv, ks = kv.to(compute), ks.to(compute)
     rot = _rotation(hw, head_dim, q.device, compute)
-    qf = _phi(q, compute)
-    z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
-    qr = _rotate(qf, rot)
-    p = do_ @ kv.transpose(-2, -1)
-    dz = (p * qr).sum(dim=-1, keepdim=True) / num_tokens
-    g = -z * z * dz / num_tokens
-    ds = (qf.transpose(-2, -1) @ g).squeeze(-1)
-    qr_z = qr.mul_(z / num_tokens) if rot is not None else qf * (z / num_tokens)
-    dkv = qr_z.transpose(-2, -1) @ do_
-    del qr, qr_z, do_
-    dq = _rotate(p.mul_(z / num_tokens), rot, transposed=True)
-    dq.addcmul_(g, ks.unsqueeze(-2)).mul_(qf.clamp_(max=1))
-    del p, qf
-    kf = _phi(k, compute)
-    dv = _rotate(kf, rot) @ dkv
-    dk = _rotate(v.to(compute) @ dkv.transpose(-2, -1), rot, transposed=True)
-    dk.add_(ds.unsqueeze(-2)).mul_(kf.clamp_(max=1))
-    return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
+    slices = token_chunks(q, compute)
+    dkv = ds = None
+    dqs = []
+    for sl in slices:
+        rot_sl = _rows(rot, sl)
+        do_ = do[:, :, sl].to(compute).contiguous()  # read by two matmuls
+        qf = _phi(q[:, :, sl], compute)
+        z = 1.0 / ((qf @ ks.unsqueeze(-1)) / num_tokens + eps)
+        qr = _rotate(qf, rot_sl)
+        p = do_ @ kv.transpose(-2, -1)
+        dz = (p * qr).sum(dim=-1, keepdim=True) / num_tokens
+        g = -z * z * dz / num_tokens
+        ds_part = (qf.transpose(-2, -1) @ g).squeeze(-1)
+        qr_z = qr.mul_(z / num_tokens) if rot is not None else qf * (z / num_tokens)
+        dkv_part = qr_z.transpose(-2, -1) @ do_
+        del qr, qr_z, do_
+        dkv, ds = (dkv_part, ds_part) if dkv is None else (dkv.add_(dkv_part), ds.add_(ds_part))
+        dq = _rotate(p.mul_(z / num_tokens), rot_sl, transposed=True)
+        dqs.append(dq.addcmul_(g, ks.unsqueeze(-2)).mul_(qf.clamp_(max=1)))
+        del p, qf
+    dks, dvs = [], []
+    for sl in slices:
+        rot_sl = _rows(rot, sl)
+        kf = _phi(k[:, :, sl], compute)
+        dvs.append(_rotate(kf, rot_sl) @ dkv)
+        dk = _rotate(v[:, :, sl].to(compute) @ dkv.transpose(-2, -1), rot_sl, transposed=True)
+        dks.append(dk.add_(ds.unsqueeze(-2)).mul_(kf.clamp_(max=1)))
+    return (_assemble(dqs, slices, q.shape, q.dtype), _assemble(dks, slices, k.shape, k.dtype),
+            _assemble(dvs, slices, v.shape, v.dtype))
