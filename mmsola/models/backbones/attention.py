@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmsola.ops import apply_rope_2d, linear_attention
-from .utils import depthwise_conv3x3, map_to_tokens, tokens_to_map
+from .utils import depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map
 
 
 def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -139,13 +139,13 @@ class AttentionMixer(nn.Module):
         self.dwconv = depthwise_conv3x3(embed_dims)
         self.core = build_core(kind, embed_dims, num_heads, attn_backend)
         self.out_proj = nn.Linear(embed_dims, embed_dims)
-        self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-        gate = self.act(self.gate_proj(x))
-        y = self.act(self.dwconv(tokens_to_map(self.in_proj(x), hw)))
+        inplace = no_autograd()  # layers' fresh outputs may be overwritten (see utils)
+        gate = F.silu(self.gate_proj(x), inplace=inplace)
+        y = F.silu(self.dwconv(tokens_to_map(self.in_proj(x), hw)), inplace=inplace)
         y = self.core(map_to_tokens(y), hw)
-        return self.out_proj(y * gate)
+        return self.out_proj(y.mul_(gate) if inplace else y * gate)
 
     def extra_repr(self) -> str:
         return f'kind={self.kind!r}'

@@ -8,7 +8,7 @@ from torch.nn.functional import relu
 
 from .attention import AttentionMixer
 from .utils import (ChannelsLastConv2d, DropPath, ResidualDepthwiseConv2d, add_residual,
-                    depthwise_conv3x3, map_to_tokens, tokens_to_map)
+                    depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map)
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -64,7 +64,7 @@ class MBConvDownsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the 1x1 expand returns a view (see ChannelsLastConv2d): no in-place ReLU on it
         # under autograd, which would cost copies in the backward
-        x = relu(self.expand(x), inplace=not torch.is_grad_enabled())
+        x = relu(self.expand(x), inplace=no_autograd())
         x = self.act(self.dwconv(x))
         return self.project(x)
 
@@ -80,7 +80,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, embed_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        x = self.fc1(x)
+        # the (B, N, ratio * C) hidden map is the largest activation: no second one
+        x = torch.ops.aten.gelu_(x) if no_autograd() else self.act(x)
+        return self.fc2(x)
 
 
 class SoLABlock(nn.Module):

@@ -90,16 +90,19 @@ class ResidualDepthwiseConv2d(ChannelsLastConv2d):
         return self._conv_forward(x, weight, self.bias)
 
 
-def add_residual(branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``branch + x``, for a ``branch`` that is a new tensor (a layer's output).
+def no_autograd() -> bool:
+    """True when nothing is recorded for a backward (inference, no tracing or compiling):
+    then a layer may overwrite its own fresh output in place (saves a buffer the size of the
+    activations and its page faults on CPU). Under autograd the backward may need the value,
+    and an in-place op on a view (linear and conv outputs often are views) costs copies."""
+    return not (torch.is_grad_enabled() or torch.jit.is_tracing()
+                or torch.compiler.is_compiling())
 
-    Without autograd (inference) the sum is written into ``branch``, saving a buffer the size
-    of the tokens. With autograd it is out of place: ``branch`` is often a view (of a conv or
-    linear output), and an in-place add to a view costs extra copies in the backward.
-    """
-    if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return branch + x
-    return branch.add_(x)
+
+def add_residual(branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``branch + x``, for a ``branch`` that is a new tensor (a layer's output): written into
+    ``branch`` when :func:`no_autograd`, else out of place."""
+    return branch.add_(x) if no_autograd() else branch + x
 
 
 class DropPath(nn.Module):
