@@ -406,6 +406,7 @@ def plot(rows: List[dict], path: Path, reference: str = '') -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     groups = sorted({(r['mode'], r['batch']) for r in rows}, key=lambda g: (g[0] != 'infer',
                                                                            g[1]))
@@ -433,7 +434,11 @@ def plot(rows: List[dict], path: Path, reference: str = '') -> None:
             ticks = sorted({r['resolution'] for r in rows})
             ax.set_xticks(ticks)
             ax.set_xticklabels([str(t) for t in ticks])
-            ax.minorticks_off()
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            # labelled ticks at 1, 2, 5 x 10^k: a few points still get a readable scale
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1., 2., 5.)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f'{v:g}'))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax_t.legend(fontsize=8)
     fig.suptitle(f"{first['device_name']} ({first['device']}), {first['threads']} threads, "
                  f"torch {first['torch']}, AMP {first['amp']}, channels-last "
