@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Record SoLA-T before and after the CPU speed work, each run side by side with Swin-T and the
+# all-linear / all-softmax patterns (see README.md here). Extra arguments go to both runs.
+#
+#   bash benchmarks/speed_vs_resolution/record.sh                # the recorded CPU setting
+#   bash benchmarks/speed_vs_resolution/record.sh --device cuda  # the same on a GPU
+#
+# BEFORE (default b134b6b, the last commit before the speed work) is checked out once into
+# the worktree WT; today's mmsola/analysis is copied into it, so both runs use the same
+# measuring code and differ only in the backbone.
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+BEFORE=${BEFORE:-b134b6b}
+WT=${WT:-/tmp/mmsola_before}
+OUT=${OUT:-benchmarks/speed_vs_resolution}
+PY=${PY:-.venv/bin/python}
+ARGS=(--compare --threads 2 --resolutions 224 512 1024 2048 --infer-batches 1 8
+      --train-batch 8 --warmup 1 --repeats 5 --time-budget 240)
+
+[ -d "$WT" ] || git worktree add --detach "$WT" "$BEFORE"
+git -C "$WT" checkout "$(git rev-parse HEAD)" -- mmsola/analysis
+mkdir -p "$OUT"
+echo "start $(uptime)" > "$OUT/load.txt"
+"$PY" tools/analysis/speed_vs_resolution.py "${ARGS[@]}" --out-dir "$OUT" --name after "$@"
+echo "after done $(uptime)" >> "$OUT/load.txt"
+PYTHONPATH="$WT" "$PY" tools/analysis/speed_vs_resolution.py "${ARGS[@]}" --out-dir "$OUT" \
+    --name before "$@"
+echo "before done $(uptime)" >> "$OUT/load.txt"
+cat "$OUT/load.txt"
