@@ -498,8 +498,9 @@ KERNEL_NAMES = ('_fwd_kernel', '_bwd_kernel', '_fwd_state_kernel', '_fwd_out_ker
 
 # Programs to aim for per streaming multiprocessor: the token axis is split into
 # (_PROGRAMS_PER_SM * SMs) // (B * heads) chunks, so the one-pass kernels (one program per
-# batch-head) run once B * heads exceeds half that many programs (the SM count, at 2).
-_PROGRAMS_PER_SM = 2
+# batch-head) run once B * heads exceeds half that many programs. 8 was the best of 2, 4, 8
+# and 16 on an H100 over the two large benchmark shapes (benchmarks/RESULTS.md).
+_PROGRAMS_PER_SM = 8
 # A split chunk covers at least this many token blocks (shorter ones cost more in launches and
 # workspace than they gain in parallelism).
 _MIN_CHUNK_BLOCKS = 4
@@ -510,21 +511,30 @@ def _config(head_dim: int, dtype: torch.dtype, backward: bool) -> Tuple[int, int
     """(BLOCK_N, num_warps, num_stages): fixed per head dim, dtype and direction (no autotuning,
     nothing depends on N).
 
-    Chosen without a GPU from Triton's sm_90 compilation (register use, no spills; GPU timing
-    pending): the backward keeps two (d x d) fp32 states per program and fp32 inputs use FMA
-    (IEEE) dots, both of which need smaller token blocks or more warps; fp32 with d >= 96 also
-    needs a single pipeline stage in the backward.
+    bf16/fp16 with 16 < d <= 32 and 48 < d <= 64: from a sweep on an H100 (triton 3.6) with
+    ``_PROGRAMS_PER_SM = 8`` (``benchmarks/tune_linear_attention.py``, benchmarks/RESULTS.md):
+    few warps per program won (the programs are serial loops over token blocks, and more of
+    them per SM hide the loop's latency better than wider ones). The others were chosen from
+    Triton's sm_90 compilation alone: the backward keeps two (d x d) fp32 states per program and
+    fp32 inputs use FMA (IEEE) dots, both of which need smaller token blocks or more warps; fp32
+    with d >= 96 also needs a single pipeline stage in the backward (and 8 warps in the forward:
+    16 kept a stack frame with triton 3.6). Every config compiles without a stack frame
+    (spills) with triton 3.6 and 3.8 (``tests/ops/compile_for_gpu.py``).
     """
     if dtype == torch.float32:
         if head_dim <= 32:
             return 32, 8, 2
         if head_dim <= 64:
             return (16, 8, 2) if backward else (32, 8, 2)
-        return (16, 16, 1) if backward else (16, 16, 2)
-    if head_dim <= 32:
+        return (16, 16, 1) if backward else (16, 8, 2)
+    if head_dim <= 16:
         return (64, 4, 2) if backward else (64, 4, 3)
-    if head_dim <= 64:
+    if head_dim <= 32:
+        return (32, 2, 2) if backward else (64, 4, 3)
+    if head_dim <= 48:
         return (32, 8, 2) if backward else (64, 8, 2)
+    if head_dim <= 64:
+        return (16, 4, 2) if backward else (64, 4, 2)
     return (16, 8, 2) if backward else (32, 8, 2)
 
 
