@@ -21,7 +21,7 @@ all-linear and all-softmax patterns, and mmpretrain's Swin-T (built from mmpretr
 
 Examples::
 
-    # the recorded CPU comparison (benchmarks/speed_vs_resolution/README.md)
+    # the recorded CPU comparison (benchmarks/speed_vs_resolution/record.sh; README.md, Performance)
     python tools/analysis/speed_vs_resolution.py --compare --threads 2 \\
         --resolutions 224 512 1024 --out-dir benchmarks/speed_vs_resolution
     # one config's backbone on a GPU, bf16 autocast, channels-last inputs
