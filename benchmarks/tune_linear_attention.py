@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from triton.testing import do_bench, do_bench_cudagraph
 
+from benchmark_linear_attention import copy_bandwidth, grid_of  # the script beside this one
 from mmsola.ops import linear_attention
 from mmsola.ops.linear_attention import fused
 
@@ -38,17 +39,24 @@ CANDIDATES = {  # (head dim, backward) -> (BLOCK_N, num_warps, num_stages) for b
 PROGRAMS_PER_SM = [2, 4, 8, 16]
 
 
-def grid_of(n):
-    h = int(n ** 0.5)
-    while n % h:
-        h -= 1
-    return h, n // h
+def make_inputs(shape, dtype=torch.bfloat16):
+    """Seeded random (q, k, v, dO) of ``shape`` on the GPU."""
+    gen = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(shape, generator=gen).to('cuda', dtype) for _ in range(4))
 
 
-def copy_gbs():
-    src = torch.empty(1 << 28, device='cuda')
-    dst = torch.empty_like(src)
-    return 2 * src.numel() * 4 / do_bench(lambda: dst.copy_(src), return_mode='median') / 1e6
+def autograd_step(shape):
+    """A closure running one autograd forward+backward through ``linear_attention``."""
+    q, k, v, do = make_inputs(shape)
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    hw = grid_of(shape[2])
+
+    def step():
+        for x in leaves:
+            x.grad = None
+        linear_attention(*leaves, hw=hw, backend='triton').backward(do)
+
+    return step
 
 
 def time_both(fn):
@@ -57,8 +65,7 @@ def time_both(fn):
 
 
 def sweep(shape, copy, rows, programs_per_sm, dtype=torch.bfloat16):
-    gen = torch.Generator().manual_seed(0)
-    q, k, v, do = (torch.randn(shape, generator=gen).to('cuda', dtype) for _ in range(4))
+    q, k, v, do = make_inputs(shape, dtype)
     hw = grid_of(shape[2])
     tensor_bytes = q.numel() * q.element_size()
     default_config, default_programs = fused._config, fused._PROGRAMS_PER_SM
@@ -99,18 +106,9 @@ def sweep(shape, copy, rows, programs_per_sm, dtype=torch.bfloat16):
     fused._PROGRAMS_PER_SM = default_programs
 
 
-def profile(shape, dtype=torch.bfloat16):
+def profile(shape):
     from torch.profiler import ProfilerActivity, profile as torch_profile
-    gen = torch.Generator().manual_seed(0)
-    q, k, v, do = (torch.randn(shape, generator=gen).to('cuda', dtype) for _ in range(4))
-    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
-    hw = grid_of(shape[2])
-
-    def step():
-        for x in leaves:
-            x.grad = None
-        linear_attention(*leaves, hw=hw, backend='triton').backward(do)
-
+    step = autograd_step(shape)
     for _ in range(3):
         step()
     torch.cuda.synchronize()
@@ -132,15 +130,7 @@ def host_profile(shape=(16, 8, 196, 32), calls=200):
     """cProfile of ``calls`` autograd forward+backward calls on a small shape (host-bound)."""
     import cProfile
     import pstats
-    gen = torch.Generator().manual_seed(0)
-    q, k, v, do = (torch.randn(shape, generator=gen).to('cuda', torch.bfloat16)
-                   for _ in range(4))
-    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
-    hw = grid_of(shape[2])
-
-    def step():
-        linear_attention(*leaves, hw=hw, backend='triton').backward(do)
-
+    step = autograd_step(shape)
     for _ in range(5):
         step()
     torch.cuda.synchronize()
@@ -156,9 +146,7 @@ def host_profile(shape=(16, 8, 196, 32), calls=200):
 
 def run_once(shapes):
     for shape in shapes:
-        gen = torch.Generator().manual_seed(0)
-        q, k, v, do = (torch.randn(shape, generator=gen).to('cuda', torch.bfloat16)
-                       for _ in range(4))
+        q, k, v, do = make_inputs(shape)
         hw = grid_of(shape[2])
         o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6)
         fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6)
@@ -180,7 +168,7 @@ def main():
         for shape in shapes + [(16, 8, 196, 32)]:
             profile(shape)
         host_profile()
-    copy = copy_gbs()
+    copy = copy_bandwidth('cuda', reps=0)  # reps: CPU only; on CUDA do_bench's median
     print(f'copy {copy:.0f} GB/s', flush=True)
     rows = []
     for shape in shapes:
