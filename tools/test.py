@@ -20,8 +20,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.evaluator import DumpResults
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         build_runner, check_checkpoint, check_datasets, load_config,
-                         setup_launcher, toolkit_of)
+                         add_launcher_args, build_runner, check_checkpoint, check_datasets,
+                         load_config, set_work_dir, setup_launcher, toolkit_of)
 
 USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
 
@@ -52,9 +52,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'tta_pipeline (mmpretrain: flip averaging when it has none)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config entries, e.g. test_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (tools/dist_test.sh sets pytorch)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser, 'tools/dist_test.sh')
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out {args.out}: name a pickle file (.pkl or .pickle)')
@@ -118,10 +116,7 @@ def _dump_metric(toolkit: str, out: str):
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     check_datasets(cfg, ('test', ))
     if args.tta:
         _check_tta(cfg)

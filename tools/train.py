@@ -10,7 +10,6 @@ checkpoint to resume or load from are checked; a problem ends the run with one m
 """
 import argparse
 import os
-import os.path as osp
 import sys
 from typing import List, Optional
 
@@ -19,8 +18,9 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         build_runner, check_checkpoint, check_datasets, check_pretrained,
-                         load_config, resolve_resume, setup_launcher)
+                         add_launcher_args, build_runner, check_checkpoint, check_datasets,
+                         check_pretrained, load_config, resolve_resume, set_work_dir,
+                         setup_launcher)
 
 USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
 
@@ -41,10 +41,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'auto_scale_lr.base_batch_size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config entries, e.g. train_cfg.max_iters=1000')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (tools/dist_train.sh sets pytorch)')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser, 'tools/dist_train.sh')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -52,10 +49,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     if args.amp:
         if not torch.cuda.is_available():
             raise ConfigError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); this '

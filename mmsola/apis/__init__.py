@@ -8,12 +8,12 @@ only when a config that needs them is loaded.
 from .checks import (CheckpointError, DatasetNotFoundError, check_checkpoint, check_datasets,
                      check_pretrained, model_shapes, resolve_resume)
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
-                     toolkit_of)
-from .launcher import LauncherError, build_runner, setup_launcher
+                     set_work_dir, toolkit_of)
+from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
 
 __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'LauncherError', 'build_runner',
-    'setup_launcher'
+    'setup_launcher', 'add_launcher_args', 'set_work_dir'
 ]

@@ -104,3 +104,12 @@ def build_model(cfg: Config, device: str = 'cpu', init_weights: bool = False):
         model.init_weights()
     model = revert_sync_batchnorm(model)
     return model.to(device).eval()
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None:
+    """``cfg.work_dir``: ``work_dir`` if given, else the config's own, else
+    ``work_dirs/<config name>`` (the OpenMMLab tools' rule)."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config_path))[0])

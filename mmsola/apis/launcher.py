@@ -5,6 +5,7 @@ launchers call ``torch.cuda.set_device`` and give DDP a CUDA device id, so on a 
 without CUDA :func:`setup_launcher` starts the process group itself with gloo, lets DDP
 work on CPU modules and turns SyncBN into BN (torch's SyncBatchNorm runs on GPUs only).
 """
+import argparse
 import os
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,14 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_launcher_args(parser: argparse.ArgumentParser, dist_script: str) -> None:
+    """``--launcher`` (one of :data:`LAUNCHERS`) and the ``--local-rank`` that
+    ``torch.distributed.launch`` passes (``--local_rank`` before torch 2.0)."""
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help=f'job launcher ({dist_script} sets pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 # What each launcher reads from the environment.
 _LAUNCHER_ENV = {
     'pytorch': ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
