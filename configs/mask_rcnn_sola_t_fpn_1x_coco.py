@@ -34,6 +34,10 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
-default_hooks = dict(checkpoint=dict(
-    _delete_=True, **_base_.atomic_checkpoint, interval=1, max_keep_ckpts=3,
-    save_best='coco/bbox_mAP', rule='greater'))
+# RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
+# alone (mmengine 0.10 writes it from every rank into one file).
+default_hooks = dict(
+    logger=dict(type='RankZeroLoggerHook'),
+    checkpoint=dict(
+        _delete_=True, **_base_.atomic_checkpoint, interval=1, max_keep_ckpts=3,
+        save_best='coco/bbox_mAP', rule='greater'))

@@ -24,6 +24,10 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 
 custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
-default_hooks = dict(checkpoint=dict(
-    _delete_=True, **_base_.atomic_checkpoint, interval=1, max_keep_ckpts=3,
-    save_best='accuracy/top1', rule='greater'))
+# RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
+# alone (mmengine 0.10 writes it from every rank into one file).
+default_hooks = dict(
+    logger=dict(type='RankZeroLoggerHook'),
+    checkpoint=dict(
+        _delete_=True, **_base_.atomic_checkpoint, interval=1, max_keep_ckpts=3,
+        save_best='accuracy/top1', rule='greater'))

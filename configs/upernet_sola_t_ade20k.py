@@ -39,6 +39,10 @@ val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
-default_hooks = dict(checkpoint=dict(
-    _delete_=True, **_base_.atomic_checkpoint, by_epoch=False, interval=16000,
-    max_keep_ckpts=3, save_best='mIoU', rule='greater'))
+# RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
+# alone (mmengine 0.10 writes it from every rank into one file).
+default_hooks = dict(
+    logger=dict(type='RankZeroLoggerHook'),
+    checkpoint=dict(
+        _delete_=True, **_base_.atomic_checkpoint, by_epoch=False, interval=16000,
+        max_keep_ckpts=3, save_best='mIoU', rule='greater'))

@@ -10,6 +10,6 @@ from .version import __version__
 check_imported_versions()
 allow_mmengine_checkpoint_globals()
 
-from . import models, ops  # noqa: E402  (registers SoLAVision and friends)
+from . import engine, models, ops  # noqa: E402  (registers SoLAVision, its hooks and friends)
 
-__all__ = ['__version__', 'models', 'ops']
+__all__ = ['__version__', 'engine', 'models', 'ops']

@@ -1,0 +1,3 @@
+from .logger_hook import RankZeroLoggerHook
+
+__all__ = ['RankZeroLoggerHook']
