@@ -11,7 +11,8 @@ SoLA-Vision models at dynamic sizes.
 The op's RoPE grid ``(h, w)`` is a pair of symbolic ints when H and W are dynamic: the exporter
 passes them as int64 scalars computed from the input's shape, and the rotation angles are built
 inside the graph (``Range`` over the ``h * w`` tokens), exactly as :func:`mmsola.ops.rope.
-rope_2d_angles` builds them (float64 positions and frequencies, cast to the compute dtype).
+rope_2d_angles` builds them (float64 positions and frequencies, cast to the compute dtype), in
+either RoPE layout (the op's ``rope_layout`` argument; the head count is static).
 
 Imports onnxscript and onnx_ir: import this module only after
 :func:`mmsola.deploy.deps.require_deploy_deps`.
@@ -23,7 +24,7 @@ import onnx_ir as ir
 import torch
 from onnxscript.onnx_opset import opset18 as op
 
-from mmsola.ops.rope import ROPE_BASE
+from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT, rope_pair_table, rope_span_heads
 
 FLOAT, DOUBLE, INT64 = ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.INT64
 
@@ -45,20 +46,23 @@ def _int64_scalar(x: Union[int, ir.Value]):
     return op.Reshape(op.Cast(x, to=INT64), scalar_shape)  # 0-d, whatever arrived
 
 
-def rope_cos_sin(h, w, head_dim: int, dtype: ir.DataType) -> Tuple[ir.Value, ir.Value]:
-    """cos and sin of the 2-D RoPE angles of an (h, w) grid: two (h * w, head_dim / 2) values.
+def rope_cos_sin(h, w, head_dim: int, dtype: ir.DataType, num_heads: int = 1,
+                 rope_layout: str = DEFAULT_ROPE_LAYOUT) -> Tuple[ir.Value, ir.Value]:
+    """cos and sin of the 2-D RoPE angles of an (h, w) grid: two (S, h * w, head_dim / 2)
+    values, ``S = num_heads`` for the 'mlla' layout (the rotation spans the heads), else 1.
 
-    Token ``n`` sits at row ``n // w``, column ``n % w``; pairs ``p < d/4`` turn by
-    ``row * theta[p]``, the others by ``col * theta[p - d/4]`` (see :mod:`mmsola.ops.rope`).
+    Token ``n`` sits at row ``n // w``, column ``n % w``; which pairs turn with the row and
+    their frequencies are :func:`mmsola.ops.rope.rope_pair_table`'s (static constants).
     """
-    quarter = head_dim // 4
-    theta = ROPE_BASE**(-np.arange(quarter, dtype=np.float64) / quarter)
+    is_row, theta = rope_pair_table(head_dim, rope_span_heads(num_heads, rope_layout))
     h, w = _int64_scalar(h), _int64_scalar(w)
     tokens = op.Range(op.Constant(value_int=0), op.Mul(h, w), op.Constant(value_int=1))
     rows = op.Unsqueeze(op.Cast(op.Div(tokens, w), to=DOUBLE), _ints(1))  # (N, 1)
     cols = op.Unsqueeze(op.Cast(op.Mod(tokens, w), to=DOUBLE), _ints(1))
-    theta = op.Constant(value=ir.tensor(theta[None, :]))  # (1, d/4)
-    angles = op.Cast(op.Concat(op.Mul(rows, theta), op.Mul(cols, theta), axis=-1), to=dtype)
+    theta = op.Constant(value=ir.tensor(theta.numpy()[:, None, :]))  # (S, 1, d/2)
+    is_row = op.Constant(value=ir.tensor(is_row.numpy()[:, None, :]))
+    angles = op.Where(is_row, op.Mul(rows, theta), op.Mul(cols, theta))  # (S, N, d/2)
+    angles = op.Cast(angles, to=dtype)
     return op.Cos(angles), op.Sin(angles)
 
 
@@ -72,12 +76,15 @@ def rotate(x, cos, sin, head_dim: int):
                      op.Add(op.Mul(x1, sin), op.Mul(x2, cos)), axis=-1)
 
 
-def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = 'torch'):
-    """``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend) -> (o, KV, s)`` in ONNX.
+def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = 'torch',
+                              rope_layout: str = DEFAULT_ROPE_LAYOUT):
+    """``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend, rope_layout) -> (o, KV, s)``
+    in ONNX.
 
-    q, k, v: (B, H, N, d) with a static head dim d; ``h, w``: the RoPE grid (ints or symbolic
-    int64 scalars), ``h == 0`` (static) for no RoPE; ``backend`` does not matter here. Computed
-    in float32 (float64 for float64 inputs) as the torch backend does::
+    q, k, v: (B, H, N, d) with a static head dim d (and a static H for the 'mlla' layout);
+    ``h, w``: the RoPE grid (ints or symbolic int64 scalars), ``h == 0`` (static) for no RoPE;
+    ``backend`` does not matter here. Computed in float32 (float64 for float64 inputs) as the
+    torch backend does::
 
         qf, kf = elu(q) + 1, elu(k) + 1
         s  = sum_n kf                                   # (B, H, d)
@@ -87,6 +94,10 @@ def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = '
     head_dim = q.shape[-1] if q.shape is not None else None
     if not isinstance(head_dim, int):
         raise ValueError('linear_attention ONNX export needs a static head dim (the last axis '
+                         f'of q), got shape {q.shape}')
+    num_heads = q.shape[1]
+    if not isinstance(num_heads, int):
+        raise ValueError('linear_attention ONNX export needs a static number of heads (axis 1 '
                          f'of q), got shape {q.shape}')
     dtype = q.dtype
     compute = DOUBLE if dtype == DOUBLE else FLOAT
@@ -102,7 +113,7 @@ def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = '
     if isinstance(h, int) and h == 0:
         qr, kr = qf, kf
     else:
-        cos, sin = rope_cos_sin(h, w, head_dim, compute)
+        cos, sin = rope_cos_sin(h, w, head_dim, compute, num_heads, rope_layout)
         qr, kr = rotate(qf, cos, sin, head_dim), rotate(kf, cos, sin, head_dim)
     kv = op.MatMul(op.Transpose(kr, perm=[0, 1, 3, 2]), v)
     o = op.Mul(op.MatMul(qr, kv), scale)

@@ -13,6 +13,7 @@ import pytest
 import triton
 
 SCRIPT = Path(__file__).with_name('compile_for_gpu.py')
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NVIDIA_BIN = Path(triton.__file__).parent / 'backends' / 'nvidia' / 'bin'
 
 
@@ -20,6 +21,8 @@ NVIDIA_BIN = Path(triton.__file__).parent / 'backends' / 'nvidia' / 'bin'
 @pytest.mark.skipif(not (NVIDIA_BIN / 'ptxas').exists(), reason='triton has no bundled ptxas')
 def test_kernels_compile_for_sm90_without_spills():
     env = {k: v for k, v in os.environ.items() if k != 'TRITON_INTERPRET'}
+    # this checkout's mmsola, not an installed one
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
     args = [sys.executable, str(SCRIPT), '--arch', '90', '--head-dims', '32', '64', '128',
             '--dtypes', 'bf16', 'fp32']
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
