@@ -11,6 +11,7 @@ code. Any other global in a file is refused by torch, and the error names it.
 import io
 import os.path as osp
 import pickle
+import zipfile
 from collections import OrderedDict
 from typing import Iterable
 
@@ -42,6 +43,14 @@ def _safe_globals(config_classes: Iterable[str]) -> list:
     return [*MMENGINE_CHECKPOINT_GLOBALS, *((InertConfig, name) for name in config_classes)]
 
 
+def _unpickler_reason(err: Exception) -> str:
+    """The line of torch's weights-only error that names the refused object."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    reasons = [line for line in lines
+               if not line.startswith(('Weights only load failed', 'Check the documentation'))]
+    return ' '.join(reasons or lines[:1])
+
+
 def load_foreign_checkpoint(path: str,
                             config_classes: Iterable[str] = FOREIGN_CONFIG_CLASSES) -> dict:
     """``torch.load(path, weights_only=True)`` on the CPU, reading the config objects of
@@ -57,10 +66,13 @@ def load_foreign_checkpoint(path: str,
         with torch.serialization.safe_globals(_safe_globals(config_classes)):
             ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        if not zipfile.is_zipfile(path):  # torch >= 1.6 files are zip archives
+            raise ConversionError(f'{path} is not a checkpoint torch can load '
+                                  f'({_unpickler_reason(err)})') from err
         raise ConversionError(
             f'{path} holds an object that mmsola does not read (checkpoints are loaded with '
             f'weights_only=True and only tensors, containers and the configs '
-            f'{list(config_classes)} are accepted): {str(err).splitlines()[0]} -- re-save '
+            f'{list(config_classes)} are accepted): {_unpickler_reason(err)} -- re-save '
             'just the weights, e.g. torch.save({"model": ckpt["model"]}, path), where that '
             'class is importable') from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
