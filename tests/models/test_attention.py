@@ -1,5 +1,6 @@
-"""Each attention core against a direct float64 computation of its formula (written here
-independently of mmsola.ops), and the Mixer wiring."""
+"""Each attention core against a direct float64 computation of its formula (written here and
+in tests/rope_reference.py, independently of mmsola.ops), in both RoPE layouts, and the Mixer
+wiring."""
 import math
 
 import pytest
@@ -9,25 +10,10 @@ import torch.nn.functional as F
 from mmsola.models.backbones import attention
 from mmsola.models.backbones.attention import (AttentionMixer, HybridAttentionCore,
                                                LinearAttentionCore, SoftmaxAttentionCore)
+from tests.rope_reference import rope_reference
 
 HW = (3, 5)  # 15 tokens, a non-square grid
 B, EPS = 2, 1e-6
-
-
-def rope_reference(x, hw):
-    """2-D RoPE, pair (p, p + d/2) rotated by row * theta_p (p < d/4) or col * theta_{p-d/4}."""
-    n, d = x.shape[-2:]
-    quarter = d // 4
-    out = x.clone()
-    for token in range(n):
-        row, col = divmod(token, hw[1])
-        for p in range(d // 2):
-            pos = row if p < quarter else col
-            angle = pos * 10000.0**(-(p % quarter) / quarter)
-            a, b = x[..., token, p], x[..., token, p + d // 2]
-            out[..., token, p] = a * math.cos(angle) - b * math.sin(angle)
-            out[..., token, p + d // 2] = a * math.sin(angle) + b * math.cos(angle)
-    return out
 
 
 def dwconv_reference(tokens, conv, hw):
@@ -35,10 +21,11 @@ def dwconv_reference(tokens, conv, hw):
     h, w = hw
     x = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
     padded = F.pad(x, (1, 1, 1, 1))
-    out = conv.bias.view(1, -1, 1, 1).expand_as(x).clone()
+    weight, bias = conv.weight.to(x.dtype), conv.bias.to(x.dtype)
+    out = bias.view(1, -1, 1, 1).expand_as(x).clone()
     for i in range(3):
         for j in range(3):
-            out = out + padded[:, :, i:i + h, j:j + w] * conv.weight[:, 0, i, j].view(1, -1, 1, 1)
+            out = out + padded[:, :, i:i + h, j:j + w] * weight[:, 0, i, j].view(1, -1, 1, 1)
     return out.flatten(2).transpose(1, 2)
 
 
@@ -51,20 +38,27 @@ def merge(x):
 
 
 def linear_reference(core, y, hw):
+    """The 'L' core's formula in float64, with the RoPE layout of ``core.rope_layout``."""
+    layout = core.rope_layout
     q, k = (y @ core.qk.weight.T + core.qk.bias).chunk(2, dim=-1)
     q, k, v = (heads(t, core.num_heads) for t in (q, k, y))
     phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
     z = 1 / ((phi_q * phi_k.mean(dim=2, keepdim=True)).sum(-1, keepdim=True) + EPS)
     n = y.shape[1]
-    out = rope_reference(phi_q, hw) @ (rope_reference(phi_k, hw).transpose(-2, -1) @ v / n)
+    kv = rope_reference(phi_k, hw, layout).transpose(-2, -1) @ v / n
+    out = rope_reference(phi_q, hw, layout) @ kv
     return merge(out * z) + dwconv_reference(y, core.lepe, hw)
 
 
 def softmax_reference(core, y, hw):
-    q, k, v = (y @ core.qkv.weight.T + core.qkv.bias).chunk(3, dim=-1)
+    """The 'S' core's formula in float64 (any input dtype and parameters: computed in float64),
+    with the RoPE layout of ``core.rope_layout``."""
+    y = y.double()
+    weight, bias = core.qkv.weight.double(), core.qkv.bias.double()
+    q, k, v = (y @ weight.T + bias).chunk(3, dim=-1)
     lepe = dwconv_reference(v, core.lepe, hw)
     q, k, v = (heads(t, core.num_heads) for t in (q, k, v))
-    q, k = rope_reference(q, hw), rope_reference(k, hw)
+    q, k = rope_reference(q, hw, core.rope_layout), rope_reference(k, hw, core.rope_layout)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     return merge(torch.softmax(scores, dim=-1) @ v) + lepe
 
@@ -74,22 +68,76 @@ def _input(channels, seed=0):
     return torch.randn(B, HW[0] * HW[1], channels, generator=gen, dtype=torch.float64)
 
 
-def test_linear_core_matches_formula():
-    core = LinearAttentionCore(16, 2, attn_backend='torch').double()
-    y = _input(16)
+LAYOUTS = ['mlla', 'per_head']
+
+
+@pytest.mark.parametrize('heads', [2, 3])
+@pytest.mark.parametrize('rope_layout', LAYOUTS)
+def test_linear_core_matches_formula(rope_layout, heads):
+    core = LinearAttentionCore(8 * heads, heads, attn_backend='torch',
+                               rope_layout=rope_layout).double()
+    y = _input(8 * heads)
     torch.testing.assert_close(core(y, HW), linear_reference(core, y, HW), rtol=1e-10,
                                atol=1e-10)
 
 
-def test_softmax_core_matches_formula():
-    core = SoftmaxAttentionCore(16, 2).double()
-    y = _input(16)
+@pytest.mark.parametrize('heads', [2, 3])
+@pytest.mark.parametrize('rope_layout', LAYOUTS)
+def test_softmax_core_matches_formula(rope_layout, heads):
+    core = SoftmaxAttentionCore(8 * heads, heads, rope_layout=rope_layout).double()
+    y = _input(8 * heads)
     torch.testing.assert_close(core(y, HW), softmax_reference(core, y, HW), rtol=1e-10,
                                atol=1e-10)
 
 
-def test_hybrid_core_is_half_linear_half_softmax():
-    core = HybridAttentionCore(32, 4, attn_backend='torch').double()
+def test_the_default_layout_is_mlla_and_differs_from_per_head():
+    y = _input(24)
+    for cls, kwargs in ((LinearAttentionCore, dict(attn_backend='torch')),
+                        (SoftmaxAttentionCore, {})):
+        core = cls(24, 3, **kwargs).double()
+        assert core.rope_layout == 'mlla'
+        per_head = cls(24, 3, rope_layout='per_head', **kwargs).double()
+        per_head.load_state_dict(core.state_dict())
+        assert not torch.allclose(core(y, HW), per_head(y, HW)), cls.__name__
+    with pytest.raises(ValueError, match='rope_layout must be one of'):
+        SoftmaxAttentionCore(16, 2, rope_layout='per-head')
+
+
+@pytest.mark.parametrize('rope_layout', LAYOUTS)
+def test_softmax_core_fp32_output_and_every_gradient_match_float64(rope_layout):
+    """The 'S' core in fp32 (apply_rope_2d + SDPA) against its formula in float64: output,
+    and the gradients of the input and of every parameter, at an odd N (15) on a non-square
+    grid, with 3 heads (the middle one turns with both axes in the 'mlla' layout); relative
+    errors below 1e-4 as the op tests use for fp32."""
+    torch.manual_seed(0)
+    core = SoftmaxAttentionCore(48, 3, rope_layout=rope_layout)
+    for p in core.parameters():  # non-trivial biases and LePE
+        p.data.normal_(0, 0.3)
+    y = _input(48).float().requires_grad_()
+    y64 = y.detach().double().requires_grad_()
+    weights = torch.randn(B, HW[0] * HW[1], 48, generator=torch.Generator().manual_seed(5),
+                          dtype=torch.float64)
+    out = core(y, HW)
+    (out.double() * weights).sum().backward()
+    ref_core = SoftmaxAttentionCore(48, 3, rope_layout=rope_layout).double()
+    ref_core.load_state_dict(core.state_dict())
+    ref = softmax_reference(ref_core, y64, HW)
+    (ref * weights).sum().backward()
+
+    def rel(a, b):
+        return ((a.double() - b).norm() / b.norm()).item()
+
+    assert rel(out.detach(), ref.detach()) < 1e-4
+    assert rel(y.grad, y64.grad) < 1e-4
+    ref_grads = dict(ref_core.named_parameters())
+    for name, p in core.named_parameters():
+        assert rel(p.grad, ref_grads[name].grad) < 1e-4, name
+
+
+@pytest.mark.parametrize('rope_layout', LAYOUTS)
+def test_hybrid_core_is_half_linear_half_softmax(rope_layout):
+    core = HybridAttentionCore(32, 4, attn_backend='torch', rope_layout=rope_layout).double()
+    assert core.linear.rope_layout == core.softmax.rope_layout == rope_layout
     y = _input(32)
     expected = torch.cat([linear_reference(core.linear, y[..., :16], HW),
                           softmax_reference(core.softmax, y[..., 16:], HW)], dim=-1)

@@ -28,13 +28,16 @@ passes (``_state_pass``, ``_out_pass``, ``_dq_pass``, ``_dkv_pass``).
 
 The rotation pairs channels ``(p, p + d/2)``, so features are handled as two halves of
 ``d/2`` channels, and the cos/sin of the rotation are computed in-kernel from the token index
-(no tables in memory). All arithmetic is in fp32. Dots take fp32 operands: IEEE precision
+and, for the 'mlla' layout (the rotation spans all heads), the head index and the span
+``C = heads * d`` (``ROPE_HEADS``: heads per rotation, a runtime integer; no tables in
+memory). All arithmetic is in fp32. Dots take fp32 operands: IEEE precision
 for fp32 inputs (relative error ~1e-6), TF32 for bf16/fp16 inputs (more precise than bf16
 and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
 
 Compilation. ``N``, the grid width ``W`` and ``CHUNK`` are runtime integers listed in
 ``do_not_specialize`` (``NC`` is the grid size), so a new resolution reuses the compiled
-kernel. Compile-time constants are only the head dim, whether RoPE is applied, the dot
+kernel; ``NUM_HEADS`` and ``ROPE_HEADS`` are ordinary runtime integers (specialised as Triton
+does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time constants are only the head dim, whether RoPE is applied, the dot
 precision, the trig path (CUDA PTX or interpreter) and the block sizes, which depend on head
 dim and dtype only (no autotuning). Strides are specialised by Triton as usual (divisibility
 by 16): for the supported head dims (multiples of 16) every stride of a (B, heads, N, d) view
@@ -46,6 +49,8 @@ from typing import Optional, Tuple
 import torch
 import triton
 import triton.language as tl
+
+from ..rope import DEFAULT_ROPE_LAYOUT, rope_span_heads
 
 SUPPORTED_HEAD_DIMS = (16, 32, 48, 64, 96, 128)
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -106,17 +111,29 @@ def _rotate(x1, x2, cos, sin):
 
 
 @triton.jit
-def _rope_cos_sin(offs_n, W, HALF: tl.constexpr, BDH: tl.constexpr, FAST_TRIG: tl.constexpr):
-    """cos and sin of the rotation angles, (BLOCK_N, BDH), for token indices ``offs_n``.
+def _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF: tl.constexpr):
+    """``(pair0, quarter)`` of batch-head ``pid_bh``: the global index of its first channel
+    pair and ``C/4`` of the rotation's span ``C = ROPE_HEADS * d`` (``ROPE_HEADS``: heads per
+    rotation, ``NUM_HEADS`` for the 'mlla' layout, 1 for 'per_head'; ``HALF = d/2``)."""
+    head_in_span = (pid_bh % NUM_HEADS) % ROPE_HEADS
+    return head_in_span * HALF, ROPE_HEADS * (HALF // 2)
 
-    Pair ``p < d/4`` turns by ``row * theta[p]``, pair ``p >= d/4`` by
-    ``col * theta[p - d/4]``; ``theta[j] = base ** (-j / (d/4))``; ``HALF = d/2``.
-    """
-    QUARTER: tl.constexpr = HALF // 2
-    p = tl.arange(0, BDH)
-    is_row = p < QUARTER
-    j = tl.where(is_row, p, p - QUARTER).to(tl.float32)
-    theta = tl.exp2(j * (-_LOG2_ROPE_BASE / QUARTER))
+
+@triton.jit
+def _rope_freqs(pair0, quarter, BDH: tl.constexpr):
+    """``(is_row, theta)`` of the head's pairs, (BDH,) each: global pair ``P = pair0 + p``
+    turns by ``row * theta[P]`` if ``P < quarter``, else by ``col * theta[P - quarter]``;
+    ``theta[j] = base ** (-j / quarter)`` (see mmsola.ops.rope)."""
+    pair = pair0 + tl.arange(0, BDH)
+    is_row = pair < quarter
+    j = tl.where(is_row, pair, pair - quarter).to(tl.float32)
+    return is_row, tl.exp2(j * (-_LOG2_ROPE_BASE) / (quarter * 1.0))
+
+
+@triton.jit
+def _rope_cos_sin(offs_n, W, is_row, theta, FAST_TRIG: tl.constexpr):
+    """cos and sin of the rotation angles, (BLOCK_N, BDH), for token indices ``offs_n`` and
+    the pair table of :func:`_rope_freqs`."""
     row = offs_n // W
     col = offs_n - row * W
     pos = tl.where(is_row[None, :], row[:, None], col[:, None]).to(tl.float32)
@@ -208,7 +225,7 @@ def _head_base(X, pid_bh, NUM_HEADS, stride_b, stride_h):
 # ---------------------------------------------------------------------------------------------
 
 @triton.jit
-def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W,
+def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W, rope_pair0, rope_quarter,
                 D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
                 BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
                 FAST_TRIG: tl.constexpr):
@@ -218,6 +235,7 @@ def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W,
     kv2 = tl.zeros((BDH, BD), dtype=tl.float32)
     ks1 = tl.zeros((BDH, ), dtype=tl.float32)
     ks2 = tl.zeros((BDH, ), dtype=tl.float32)
+    is_row, theta = _rope_freqs(rope_pair0, rope_quarter, BDH)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
@@ -226,7 +244,7 @@ def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W,
         ks1 += tl.sum(kf1, axis=0)
         ks2 += tl.sum(kf2, axis=0)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
+            cos, sin = _rope_cos_sin(offs_n, W, is_row, theta, FAST_TRIG)
             kr1, kr2 = _rotate(kf1, kf2, cos, sin)
         else:
             kr1 = kf1
@@ -237,12 +255,14 @@ def _state_pass(k_base, v_base, stride_kn, stride_vn, start, end, N, W,
 
 
 @triton.jit
-def _out_pass(q_base, o_base, stride_qn, stride_on, kv1, kv2, ks1, ks2, start, end, N, W, eps,
+def _out_pass(q_base, o_base, stride_qn, stride_on, kv1, kv2, ks1, ks2, start, end, N, W,
+              rope_pair0, rope_quarter, eps,
               D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
               BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
               FAST_TRIG: tl.constexpr):
     """Reads q, writes ``o = (rope(phi(q)) KV / N) / (phi(q) . s / N + eps)``."""
     inv_n = 1.0 / N.to(tl.float32)
+    is_row, theta = _rope_freqs(rope_pair0, rope_quarter, BDH)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
@@ -250,7 +270,7 @@ def _out_pass(q_base, o_base, stride_qn, stride_on, kv1, kv2, ks1, ks2, start, e
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
+            cos, sin = _rope_cos_sin(offs_n, W, is_row, theta, FAST_TRIG)
             qr1, qr2 = _rotate(qf1, qf2, cos, sin)
         else:
             qr1 = qf1
@@ -262,7 +282,7 @@ def _out_pass(q_base, o_base, stride_qn, stride_on, kv1, kv2, ks1, ks2, start, e
 
 @triton.jit
 def _dq_pass(q_base, do_base, dq_base, stride_qn, stride_don, stride_dqn, kv1, kv2, ks1, ks2,
-             start, end, N, W, eps,
+             start, end, N, W, rope_pair0, rope_quarter, eps,
              D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
              BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
              FAST_TRIG: tl.constexpr):
@@ -272,6 +292,7 @@ def _dq_pass(q_base, do_base, dq_base, stride_qn, stride_don, stride_dqn, kv1, k
     dkv2 = tl.zeros((BDH, BD), dtype=tl.float32)
     ds1 = tl.zeros((BDH, ), dtype=tl.float32)
     ds2 = tl.zeros((BDH, ), dtype=tl.float32)
+    is_row, theta = _rope_freqs(rope_pair0, rope_quarter, BDH)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         q1, q2, mask = _load_halves(q_base, offs_n, stride_qn, N, HALF, BDH)
@@ -280,7 +301,7 @@ def _dq_pass(q_base, do_base, dq_base, stride_qn, stride_don, stride_dqn, kv1, k
         den = tl.sum(qf1 * ks1[None, :], axis=1) + tl.sum(qf2 * ks2[None, :], axis=1)
         z = 1.0 / (den * inv_n + eps)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
+            cos, sin = _rope_cos_sin(offs_n, W, is_row, theta, FAST_TRIG)
             qr1, qr2 = _rotate(qf1, qf2, cos, sin)
         else:
             qr1 = qf1
@@ -313,19 +334,20 @@ def _dq_pass(q_base, do_base, dq_base, stride_qn, stride_don, stride_dqn, kv1, k
 
 @triton.jit
 def _dkv_pass(k_base, v_base, dk_base, dv_base, stride_kn, stride_vn, stride_dkn, stride_dvn,
-              dkv1, dkv2, ds1, ds2, start, end, N, W,
+              dkv1, dkv2, ds1, ds2, start, end, N, W, rope_pair0, rope_quarter,
               D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr, BDH: tl.constexpr,
               BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr, DOT_PRECISION: tl.constexpr,
               FAST_TRIG: tl.constexpr):
     """Reads k, v; writes ``dv = rope(phi(k)) dKV`` and dk (through rope^T, the ``ds`` term
     and phi')."""
+    is_row, theta = _rope_freqs(rope_pair0, rope_quarter, BDH)
     for n0 in tl.range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         k1, k2, mask = _load_halves(k_base, offs_n, stride_kn, N, HALF, BDH)
         v = _load_full(v_base, offs_n, stride_vn, N, D, BD)
         kf1, kf2 = _features(k1, k2, mask)
         if USE_ROPE:
-            cos, sin = _rope_cos_sin(offs_n, W, HALF, BDH, FAST_TRIG)
+            cos, sin = _rope_cos_sin(offs_n, W, is_row, theta, FAST_TRIG)
             kr1, kr2 = _rotate(kf1, kf2, cos, sin)
         else:
             kr1 = kf1
@@ -355,22 +377,24 @@ def _dkv_pass(k_base, v_base, dk_base, dv_base, stride_kn, stride_vn, stride_dkn
 def _fwd_kernel(Q, K, V, O, KV, KS,
                 stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn,
                 stride_vb, stride_vh, stride_vn, stride_ob, stride_oh, stride_on,
-                N, W, NUM_HEADS, eps,
+                N, W, NUM_HEADS, ROPE_HEADS, eps,
                 D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                 BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                 DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """The whole forward of one batch-head: the state over all tokens, then the output."""
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
                                      _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
-                                     stride_kn, stride_vn, 0, N, N, W, D, HALF, BD, BDH,
-                                     BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+                                     stride_kn, stride_vn, 0, N, N, W, pair0, quarter, D,
+                                     HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION,
+                                     FAST_TRIG)
     _store_state(KV + pid_bh.to(tl.int64) * D * D, kv1, kv2, D, HALF, BD, BDH)
     _store_vec(KS + pid_bh.to(tl.int64) * D, ks1, ks2, HALF, BDH)
     _out_pass(_head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
               _head_base(O, pid_bh, NUM_HEADS, stride_ob, stride_oh), stride_qn, stride_on,
-              kv1, kv2, ks1, ks2, 0, N, N, W, eps, D, HALF, BD, BDH, BLOCK_N, USE_ROPE,
-              DOT_PRECISION, FAST_TRIG)
+              kv1, kv2, ks1, ks2, 0, N, N, W, pair0, quarter, eps, D, HALF, BD, BDH, BLOCK_N,
+              USE_ROPE, DOT_PRECISION, FAST_TRIG)
 
 
 @triton.jit(do_not_specialize=_DYNAMIC_ONE_PASS)
@@ -379,44 +403,46 @@ def _bwd_kernel(Q, K, V, DO, KV, KS, DQ, DK, DV,
                 stride_vb, stride_vh, stride_vn, stride_dob, stride_doh, stride_don,
                 stride_dqb, stride_dqh, stride_dqn, stride_dkb, stride_dkh, stride_dkn,
                 stride_dvb, stride_dvh, stride_dvn,
-                N, W, NUM_HEADS, eps,
+                N, W, NUM_HEADS, ROPE_HEADS, eps,
                 D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                 BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                 DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """The whole backward of one batch-head: dq and dKV, ds over all tokens, then dk, dv."""
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     dkv1, dkv2, ds1, ds2 = _dq_pass(
         _head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
         _head_base(DO, pid_bh, NUM_HEADS, stride_dob, stride_doh),
         _head_base(DQ, pid_bh, NUM_HEADS, stride_dqb, stride_dqh), stride_qn, stride_don,
-        stride_dqn, kv1, kv2, ks1, ks2, 0, N, N, W, eps, D, HALF, BD, BDH, BLOCK_N, USE_ROPE,
-        DOT_PRECISION, FAST_TRIG)
+        stride_dqn, kv1, kv2, ks1, ks2, 0, N, N, W, pair0, quarter, eps, D, HALF, BD, BDH,
+        BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
     _dkv_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
               _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
               _head_base(DK, pid_bh, NUM_HEADS, stride_dkb, stride_dkh),
               _head_base(DV, pid_bh, NUM_HEADS, stride_dvb, stride_dvh), stride_kn, stride_vn,
-              stride_dkn, stride_dvn, dkv1, dkv2, ds1, ds2, 0, N, N, W, D, HALF, BD, BDH,
-              BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+              stride_dkn, stride_dvn, dkv1, dkv2, ds1, ds2, 0, N, N, W, pair0, quarter, D, HALF,
+              BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
 
 
 @triton.jit(do_not_specialize=_DYNAMIC)
 def _fwd_state_kernel(K, V, KV_PART, KS_PART,
                       stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
-                      N, W, CHUNK, NUM_HEADS,
+                      N, W, CHUNK, NUM_HEADS, ROPE_HEADS,
                       D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                       BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                       DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split forward, step 1: the chunk's partial ``KV`` and ``s`` -> workspace."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     start = pid_c * CHUNK
     kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
                                      _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
                                      stride_kn, stride_vn, start, tl.minimum(start + CHUNK, N),
-                                     N, W, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION,
-                                     FAST_TRIG)
+                                     N, W, pair0, quarter, D, HALF, BD, BDH, BLOCK_N,
+                                     USE_ROPE, DOT_PRECISION, FAST_TRIG)
     part = pid_bh.to(tl.int64) * tl.num_programs(0) + pid_c
     _store_state(KV_PART + part * D * D, kv1, kv2, D, HALF, BD, BDH)
     _store_vec(KS_PART + part * D, ks1, ks2, HALF, BDH)
@@ -425,33 +451,35 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
 @triton.jit(do_not_specialize=_DYNAMIC)
 def _fwd_out_kernel(Q, O, KV, KS,
                     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
-                    N, W, CHUNK, NUM_HEADS, eps,
+                    N, W, CHUNK, NUM_HEADS, ROPE_HEADS, eps,
                     D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                     BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                     DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split forward, step 2: the chunk's output from the summed state."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
     _out_pass(_head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
               _head_base(O, pid_bh, NUM_HEADS, stride_ob, stride_oh), stride_qn, stride_on,
-              kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, eps, D, HALF, BD,
-              BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+              kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, pair0, quarter, eps,
+              D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
 
 
 @triton.jit(do_not_specialize=_DYNAMIC)
 def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
                   stride_qb, stride_qh, stride_qn, stride_dob, stride_doh, stride_don,
                   stride_dqb, stride_dqh, stride_dqn,
-                  N, W, CHUNK, NUM_HEADS, eps,
+                  N, W, CHUNK, NUM_HEADS, ROPE_HEADS, eps,
                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                   DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split backward, step 1: the chunk's dq, and its partial ``dKV`` and ``ds``."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
@@ -459,8 +487,8 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
         _head_base(Q, pid_bh, NUM_HEADS, stride_qb, stride_qh),
         _head_base(DO, pid_bh, NUM_HEADS, stride_dob, stride_doh),
         _head_base(DQ, pid_bh, NUM_HEADS, stride_dqb, stride_dqh), stride_qn, stride_don,
-        stride_dqn, kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, eps, D, HALF,
-        BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+        stride_dqn, kv1, kv2, ks1, ks2, start, tl.minimum(start + CHUNK, N), N, W, pair0, quarter,
+        eps, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
     part = pid_bh.to(tl.int64) * tl.num_programs(0) + pid_c
     _store_state(DKV_PART + part * D * D, dkv1, dkv2, D, HALF, BD, BDH)
     _store_vec(DS_PART + part * D, ds1, ds2, HALF, BDH)
@@ -470,13 +498,14 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
 def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
                    stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
                    stride_dkb, stride_dkh, stride_dkn, stride_dvb, stride_dvh, stride_dvn,
-                   N, W, CHUNK, NUM_HEADS,
+                   N, W, CHUNK, NUM_HEADS, ROPE_HEADS,
                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                    DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split backward, step 2: the chunk's dk, dv from the summed ``dKV`` and ``ds``."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
     dkv1, dkv2 = _load_state(DKV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ds1, ds2 = _load_vec(DS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
@@ -485,7 +514,7 @@ def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
               _head_base(DK, pid_bh, NUM_HEADS, stride_dkb, stride_dkh),
               _head_base(DV, pid_bh, NUM_HEADS, stride_dvb, stride_dvh), stride_kn, stride_vn,
               stride_dkn, stride_dvn, dkv1, dkv2, ds1, ds2, start, tl.minimum(start + CHUNK, N),
-              N, W, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
+              N, W, pair0, quarter, D, HALF, BD, BDH, BLOCK_N, USE_ROPE, DOT_PRECISION, FAST_TRIG)
 
 
 KERNEL_NAMES = ('_fwd_kernel', '_bwd_kernel', '_fwd_state_kernel', '_fwd_out_kernel',
@@ -584,16 +613,19 @@ def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]], backward: bool = False
 
 def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                hw: Optional[Tuple[int, int]], eps: float,
-                               chunk_size: Optional[int] = None
+                               chunk_size: Optional[int] = None,
+                               rope_layout: str = DEFAULT_ROPE_LAYOUT
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward on (B, H, N, d) tensors (any strides): ``(o, KV, s)``.
 
     ``o`` is contiguous in the input dtype; ``KV = rope(phi(k))^T v`` (B, H, d, d) and
     ``s = sum_n phi(k)`` (B, H, d) are fp32 sums over tokens, kept for the backward.
-    ``chunk_size`` overrides the tokens per program (tests use it to exercise the chunking).
+    ``chunk_size`` overrides the tokens per program (tests use it to exercise the chunking);
+    ``rope_layout``: 'mlla' or 'per_head' (:mod:`mmsola.ops.rope`).
     """
     q, k, v = (_last_dim_contiguous(x) for x in (q, k, v))
     batch, heads, num_tokens, d = q.shape
+    rope_heads = rope_span_heads(heads, rope_layout)
     meta = _meta(q, hw)
     chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, False, chunk_size)
     width = hw[1] if hw is not None else 1
@@ -605,29 +637,31 @@ def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ks = torch.empty(batch, heads, d, **f32)
         _fwd_kernel[grid](q, k, v, o, kv, ks,
                           *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *o.stride()[:3],
-                          num_tokens, width, heads, eps, **meta)
+                          num_tokens, width, heads, rope_heads, eps, **meta)
         return o, kv, ks
     kv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
     ks_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _fwd_state_kernel[grid](k, v, kv_part, ks_part,
                             *k.stride()[:3], *v.stride()[:3],
-                            num_tokens, width, chunk, heads, **meta)
+                            num_tokens, width, chunk, heads, rope_heads, **meta)
     kv, ks = kv_part.sum(2), ks_part.sum(2)
     _fwd_out_kernel[grid](q, o, kv, ks,
                           *q.stride()[:3], *o.stride()[:3],
-                          num_tokens, width, chunk, heads, eps, **meta)
+                          num_tokens, width, chunk, heads, rope_heads, eps, **meta)
     return o, kv, ks
 
 
 def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
                                v: torch.Tensor, kv: torch.Tensor, ks: torch.Tensor,
                                hw: Optional[Tuple[int, int]], eps: float,
-                               chunk_size: Optional[int] = None
+                               chunk_size: Optional[int] = None,
+                               rope_layout: str = DEFAULT_ROPE_LAYOUT
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Backward: ``(dq, dk, dv)``, contiguous, in the input dtype."""
     do, q, k, v = (_last_dim_contiguous(x) for x in (do, q, k, v))
     kv, ks = kv.float().contiguous(), ks.float().contiguous()
     batch, heads, num_tokens, d = q.shape
+    rope_heads = rope_span_heads(heads, rope_layout)
     meta = _meta(q, hw, backward=True)
     chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, True, chunk_size)
     width = hw[1] if hw is not None else 1
@@ -639,16 +673,16 @@ def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
         _bwd_kernel[grid](q, k, v, do, kv, ks, dq, dk, dv,
                           *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *do.stride()[:3],
                           *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
-                          num_tokens, width, heads, eps, **meta)
+                          num_tokens, width, heads, rope_heads, eps, **meta)
         return dq, dk, dv
     f32 = dict(device=q.device, dtype=torch.float32)
     dkv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
     ds_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _bwd_q_kernel[grid](q, do, kv, ks, dq, dkv_part, ds_part,
                         *q.stride()[:3], *do.stride()[:3], *dq.stride()[:3],
-                        num_tokens, width, chunk, heads, eps, **meta)
+                        num_tokens, width, chunk, heads, rope_heads, eps, **meta)
     dkv, ds = dkv_part.sum(2), ds_part.sum(2)
     _bwd_kv_kernel[grid](k, v, dkv, ds, dk, dv,
                          *k.stride()[:3], *v.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
-                         num_tokens, width, chunk, heads, **meta)
+                         num_tokens, width, chunk, heads, rope_heads, **meta)
     return dq, dk, dv

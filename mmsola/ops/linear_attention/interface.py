@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from ..rope import check_rope_args
+from ..rope import DEFAULT_ROPE_LAYOUT, check_rope_args, check_rope_layout
 from .op import linear_attention_call
 
 try:
@@ -73,9 +73,10 @@ def _triton_interpreting() -> bool:
     return not isinstance(fused._fwd_state_kernel, JITFunction)
 
 
-def _check_inputs(q, k, v, hw, backend) -> None:
+def _check_inputs(q, k, v, hw, backend, rope_layout) -> None:
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+    check_rope_layout(rope_layout)
     for name, x in (('q', q), ('k', k), ('v', v)):
         if not isinstance(x, torch.Tensor):
             raise ValueError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
@@ -167,7 +168,8 @@ def _autocast(q, k, v):
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
                      hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
-                     backend: str = 'auto') -> torch.Tensor:
+                     backend: str = 'auto',
+                     rope_layout: str = DEFAULT_ROPE_LAYOUT) -> torch.Tensor:
     """Linear attention on (B, heads, N, head_dim) tensors, fused forward and backward.
 
     ::
@@ -182,6 +184,10 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
             tensor). fp32, bf16, fp16 (and float64 with the torch backend).
         hw: (height, width) token grid, height * width == N, for the 2-D RoPE
             (:func:`mmsola.ops.apply_rope_2d`, head_dim divisible by 4); None: no RoPE.
+        rope_layout: 'mlla' (the default; MLLA's layout: the rotation spans the full width
+            heads * head_dim, so each head turns with one axis and its own band of
+            frequencies) or 'per_head' (every head turns alike, both axes; mmsola's layout
+            before checkpoint version 2). Identical for one head. See :mod:`mmsola.ops.rope`.
         eps: added to the normaliser's denominator.
         backend: 'auto' | 'triton' | 'torch' (see the module docstring; the environment
             variable ``MMSOLA_ATTN_BACKEND`` overrides 'auto'). The triton backend needs
@@ -193,18 +199,18 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
         autocast). Accumulation is in fp32 (float64 for float64 inputs).
 
     Raises:
-        ValueError: bad shapes, dtypes, ``hw`` or ``backend``; a forced 'triton' with an
-            unsupported head dim or dtype.
+        ValueError: bad shapes, dtypes, ``hw``, ``backend`` or ``rope_layout``; a forced
+            'triton' with an unsupported head dim or dtype.
         RuntimeError: a forced 'triton' without CUDA tensors (outside the interpreter) or
             without triton.
     """
     if torch.jit.is_tracing():  # e.g. mmengine's FLOP counter: shape checks are not data flow
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
-            _check_inputs(q, k, v, hw, backend)
+            _check_inputs(q, k, v, hw, backend, rope_layout)
     else:
-        _check_inputs(q, k, v, hw, backend)
+        _check_inputs(q, k, v, hw, backend, rope_layout)
     q, k, v = _autocast(q, k, v)
     name = select_backend(backend, q)
     h, w = hw if hw is not None else (0, 0)
-    return linear_attention_call(q, k, v, h, w, float(eps), name)
+    return linear_attention_call(q, k, v, h, w, float(eps), name, rope_layout)

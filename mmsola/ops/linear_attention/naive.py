@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..rope import apply_rope_2d, check_rope_args, rope_2d_cos_sin
+from ..rope import DEFAULT_ROPE_LAYOUT, apply_rope_2d, check_rope_args, rope_2d_cos_sin
 
 # CPU passes work on token chunks whose (B, H, chunk, d) temporaries are about this large
 CHUNK_BYTES = 1 << 19
@@ -21,13 +21,16 @@ CHUNK_MIN_TOKENS = 64
 
 def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            hw: Optional[Tuple[int, int]] = None,
-                           eps: float = 1e-6) -> torch.Tensor:
+                           eps: float = 1e-6,
+                           rope_layout: str = DEFAULT_ROPE_LAYOUT) -> torch.Tensor:
     """Linear attention with ELU+1 features, 2-D RoPE in the numerator and a mean-k normaliser.
 
     Args:
         q, k, v: (B, H, N, d) tensors.
         hw: (h, w) token grid with h * w == N for the 2-D RoPE; None applies no RoPE.
         eps: added to the normaliser's denominator.
+        rope_layout: 'mlla' (the rotation spans all H heads) or 'per_head'
+            (:mod:`mmsola.ops.rope`).
 
     Returns:
         (B, H, N, d) tensor in the input dtype::
@@ -45,7 +48,8 @@ def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     q_feat, k_feat = F.elu(q) + 1, F.elu(k) + 1
     z = 1.0 / (q_feat @ k_feat.mean(dim=-2).unsqueeze(-1) + eps)
     if hw is not None:
-        q_feat, k_feat = apply_rope_2d(q_feat, hw), apply_rope_2d(k_feat, hw)
+        q_feat = apply_rope_2d(q_feat, hw, rope_layout)
+        k_feat = apply_rope_2d(k_feat, hw, rope_layout)
     kv = (k_feat.transpose(-2, -1) @ v) / num_tokens
     return ((q_feat @ kv) * z).to(out_dtype)
 
@@ -72,12 +76,14 @@ def _phi(x: torch.Tensor, compute: torch.dtype) -> torch.Tensor:
     return out.clamp_(min=0).add_(neg)
 
 
-def _rotation(hw, head_dim: int, device, dtype):
-    """(cos, sin) of the RoPE angles, (N, d/2) each (cached in eager mode); None without RoPE."""
+def _rotation(hw, x: torch.Tensor, rope_layout: str, dtype):
+    """(cos, sin) of the RoPE angles for a (B, H, N, d) ``x``: (N, d/2) each, or
+    (H, N, d/2) when the rotation spans the heads (cached in eager mode); None without RoPE."""
     if hw is None:
         return None
-    check_rope_args(hw[0] * hw[1], head_dim, hw)
-    return rope_2d_cos_sin(hw, head_dim, device=device, dtype=dtype)
+    heads, num_tokens, head_dim = x.shape[-3:]
+    check_rope_args(num_tokens, head_dim, hw)
+    return rope_2d_cos_sin(hw, head_dim, heads, rope_layout, device=x.device, dtype=dtype)
 
 
 def _rotate(x: torch.Tensor, rot, transposed: bool = False) -> torch.Tensor:
@@ -110,8 +116,8 @@ def token_chunks(x: torch.Tensor, compute: torch.dtype) -> List[slice]:
 
 
 def _rows(rot, sl: slice):
-    """The RoPE tables of the tokens in ``sl``."""
-    return None if rot is None else (rot[0][sl], rot[1][sl])
+    """The RoPE tables of the tokens in ``sl`` (the token axis is dim -2)."""
+    return None if rot is None else (rot[0][..., sl, :], rot[1][..., sl, :])
 
 
 def _assemble(parts: List[torch.Tensor], slices: List[slice], shape, dtype) -> torch.Tensor:
@@ -125,7 +131,8 @@ def _assemble(parts: List[torch.Tensor], slices: List[slice], shape, dtype) -> t
 
 
 def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6
+                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
+                               rope_layout: str = DEFAULT_ROPE_LAYOUT
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward of :func:`linear_attention_torch` without autograd: ``(o, KV, s)``.
 
@@ -134,8 +141,8 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     Two passes over token chunks (:func:`token_chunks`): the sums, then the outputs.
     """
     compute = compute_dtype(q)
-    num_tokens, head_dim = q.shape[-2:]
-    rot = _rotation(hw, head_dim, q.device, compute)
+    num_tokens = q.shape[-2]
+    rot = _rotation(hw, q, rope_layout, compute)
     slices = token_chunks(q, compute)
     kv = ks = None
     for sl in slices:
@@ -153,7 +160,8 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 
 def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
                                v: torch.Tensor, kv: torch.Tensor, ks: torch.Tensor,
-                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6
+                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
+                               rope_layout: str = DEFAULT_ROPE_LAYOUT
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hand-written backward: ``(dq, dk, dv)`` in the input dtype.
 
@@ -169,9 +177,9 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
     Two passes over token chunks: dq and the sums dKV, ds; then dk and dv.
     """
     compute = compute_dtype(q)
-    num_tokens, head_dim = q.shape[-2:]
+    num_tokens = q.shape[-2]
     kv, ks = kv.to(compute), ks.to(compute)
-    rot = _rotation(hw, head_dim, q.device, compute)
+    rot = _rotation(hw, q, rope_layout, compute)
     slices = token_chunks(q, compute)
     dkv = ds = None
     dqs = []

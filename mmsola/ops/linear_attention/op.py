@@ -5,13 +5,16 @@ sees one opaque node whatever the backend (no graph break; fake implementations 
 output metadata), ``torch.jit`` tracing (used by mmengine's FLOP counter) shows one
 ``mmsola::linear_attention_fwd`` node, and the backward is hand-written for both backends.
 
-``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend) -> (o, KV, s)``
+``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend, rope_layout='mlla') -> (o, KV, s)``
     q, k, v: (B, H, N, d), same dtype, any strides. ``h, w``: the RoPE grid, ``h == 0`` for
     no RoPE. ``backend``: 'triton' or 'torch' (already resolved; see ``interface.py``).
+    ``rope_layout``: 'mlla' (the rotation spans all H heads) or 'per_head'
+    (:mod:`mmsola.ops.rope`).
     ``o``: (B, H, N, d) contiguous in the input dtype; ``KV = rope(phi(k))^T v`` (B, H, d, d)
     and ``s = sum_n phi(k)`` (B, H, d): fp32 (float64 for float64 inputs), saved for the
     backward and not differentiable.
-``mmsola::linear_attention_bwd(do, q, k, v, KV, s, h, w, eps, backend) -> (dq, dk, dv)``
+``mmsola::linear_attention_bwd(do, q, k, v, KV, s, h, w, eps, backend, rope_layout='mlla')
+-> (dq, dk, dv)``
 
 The implementations run with autocast disabled (the public function casts its inputs first)
 and on the inputs' CUDA device (``torch.cuda.device(q.device)``), so they are safe on any GPU.
@@ -29,6 +32,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ..rope import DEFAULT_ROPE_LAYOUT
 from .naive import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
 
 LINEAR_ATTENTION_OP_NAME = 'mmsola::linear_attention_fwd'
@@ -47,27 +51,31 @@ def _kernel_context(x: Tensor):
         yield
 
 
-def _forward(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
-             backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float, backend: str,
+             rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
     with _kernel_context(q):
         if backend == 'triton':
             from .fused import fused_linear_attention_fwd
-            o, kv, ks = fused_linear_attention_fwd(q, k, v, _grid(h, w), eps)
+            o, kv, ks = fused_linear_attention_fwd(q, k, v, _grid(h, w), eps,
+                                                    rope_layout=rope_layout)
         elif backend == 'torch':
-            o, kv, ks = linear_attention_torch_fwd(q, k, v, _grid(h, w), eps)
+            o, kv, ks = linear_attention_torch_fwd(q, k, v, _grid(h, w), eps, rope_layout)
         else:
             raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
     return o.contiguous(), kv.contiguous(), ks.contiguous()
 
 
 def _backward_impl(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: Tensor,
-                   h: int, w: int, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+                   h: int, w: int, eps: float, backend: str,
+                   rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
     with _kernel_context(q):
         if backend == 'triton':
             from .fused import fused_linear_attention_bwd
-            grads = fused_linear_attention_bwd(do, q, k, v, kv, ks, _grid(h, w), eps)
+            grads = fused_linear_attention_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
+                                               rope_layout=rope_layout)
         elif backend == 'torch':
-            grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, _grid(h, w), eps)
+            grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
+                                               rope_layout)
         else:
             raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
     return tuple(g.contiguous() for g in grads)
@@ -75,12 +83,13 @@ def _backward_impl(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: 
 
 @torch.library.custom_op(LINEAR_ATTENTION_OP_NAME, mutates_args=())
 def linear_attention_fwd(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
-                         backend: str) -> Tuple[Tensor, Tensor, Tensor]:
-    return _forward(q, k, v, h, w, eps, backend)
+                         backend: str, rope_layout: str = DEFAULT_ROPE_LAYOUT
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+    return _forward(q, k, v, h, w, eps, backend, rope_layout)
 
 
 @linear_attention_fwd.register_fake
-def _linear_attention_fwd_fake(q, k, v, h, w, eps, backend):
+def _linear_attention_fwd_fake(q, k, v, h, w, eps, backend, rope_layout=DEFAULT_ROPE_LAYOUT):
     batch, heads, _, d = q.shape
     state = compute_dtype(q)
     return (torch.empty_like(q, memory_format=torch.contiguous_format),
@@ -90,28 +99,31 @@ def _linear_attention_fwd_fake(q, k, v, h, w, eps, backend):
 
 @torch.library.custom_op(LINEAR_ATTENTION_BWD_OP_NAME, mutates_args=())
 def linear_attention_bwd(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: Tensor,
-                         h: int, w: int, eps: float,
-                         backend: str) -> Tuple[Tensor, Tensor, Tensor]:
-    return _backward_impl(do, q, k, v, kv, ks, h, w, eps, backend)
+                         h: int, w: int, eps: float, backend: str,
+                         rope_layout: str = DEFAULT_ROPE_LAYOUT
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+    return _backward_impl(do, q, k, v, kv, ks, h, w, eps, backend, rope_layout)
 
 
 @linear_attention_bwd.register_fake
-def _linear_attention_bwd_fake(do, q, k, v, kv, ks, h, w, eps, backend):
+def _linear_attention_bwd_fake(do, q, k, v, kv, ks, h, w, eps, backend,
+                               rope_layout=DEFAULT_ROPE_LAYOUT):
     return tuple(torch.empty_like(x, memory_format=torch.contiguous_format) for x in (q, k, v))
 
 
 def _setup_context(ctx, inputs, output):
-    q, k, v, h, w, eps, backend = inputs
+    q, k, v, h, w, eps, backend, *rope_layout = inputs
     _, kv, ks = output
     ctx.save_for_backward(q, k, v, kv, ks)
     ctx.mark_non_differentiable(kv, ks)
-    ctx.args = (h, w, eps, backend)
+    ctx.args = (h, w, eps, backend, *rope_layout)
+    ctx.num_args = len(inputs)
 
 
 def _backward(ctx, do, _dkv, _dks):
     q, k, v, kv, ks = ctx.saved_tensors
     dq, dk, dv = linear_attention_bwd(do, q, k, v, kv, ks, *ctx.args)
-    return dq, dk, dv, None, None, None, None
+    return (dq, dk, dv) + (None, ) * (ctx.num_args - 3)
 
 
 linear_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
@@ -121,17 +133,17 @@ class LinearAttentionFunction(torch.autograd.Function):
     """The eager fast path: the same forward and backward as the custom ops, less dispatch."""
 
     @staticmethod
-    def forward(ctx, q, k, v, h, w, eps, backend):
-        o, kv, ks = _forward(q, k, v, h, w, eps, backend)
+    def forward(ctx, q, k, v, h, w, eps, backend, rope_layout):
+        o, kv, ks = _forward(q, k, v, h, w, eps, backend, rope_layout)
         ctx.save_for_backward(q, k, v, kv, ks)
-        ctx.args = (h, w, eps, backend)
+        ctx.args = (h, w, eps, backend, rope_layout)
         return o
 
     @staticmethod
     def backward(ctx, do):
         q, k, v, kv, ks = ctx.saved_tensors
         dq, dk, dv = _backward_impl(do, q, k, v, kv, ks, *ctx.args)
-        return dq, dk, dv, None, None, None, None
+        return dq, dk, dv, None, None, None, None, None
 
 
 _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
@@ -145,8 +157,8 @@ def _use_custom_op(*tensors: Tensor) -> bool:
 
 
 def linear_attention_call(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
-                          backend: str) -> Tensor:
+                          backend: str, rope_layout: str = DEFAULT_ROPE_LAYOUT) -> Tensor:
     """Output of the op: through the custom op, or the eager fast path (see module doc)."""
     if _use_custom_op(q, k, v):
-        return linear_attention_fwd(q, k, v, h, w, eps, backend)[0]
-    return LinearAttentionFunction.apply(q, k, v, h, w, eps, backend)
+        return linear_attention_fwd(q, k, v, h, w, eps, backend, rope_layout)[0]
+    return LinearAttentionFunction.apply(q, k, v, h, w, eps, backend, rope_layout)
