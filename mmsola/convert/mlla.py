@@ -20,6 +20,7 @@ Every conversion is checked against the SoLAVision it is meant for, built on the
 (no memory): a key missing, left over or of another shape is an error that names it.
 """
 import copy
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -210,10 +211,19 @@ def _check_config(config: Optional[dict], embed_dims: int, depths: List[int],
 
 def expected_backbone(settings: Dict, out_indices: Sequence[int]) -> Dict:
     """The state dict of ``SoLAVision(arch=settings, out_indices)``, built on the meta device:
-    names, shapes and dtypes without memory, and its ``_metadata`` (module versions)."""
+    names, shapes and dtypes without memory, and its ``_metadata`` (module versions).
+    Read-only (cached per arch, pattern and outputs)."""
+    return _expected_backbone(settings['embed_dims'], tuple(settings['num_heads']),
+                              tuple(settings['layer_pattern']), tuple(out_indices))
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_backbone(embed_dims: int, num_heads: tuple, layer_pattern: tuple,
+                       out_indices: tuple) -> Dict:
+    arch = dict(embed_dims=embed_dims, num_heads=list(num_heads),
+                layer_pattern=list(layer_pattern))
     with torch.device('meta'):
-        model = SoLAVision(arch=copy.deepcopy(settings), out_indices=tuple(out_indices),
-                           drop_path_rate=0.)
+        model = SoLAVision(arch=arch, out_indices=out_indices, drop_path_rate=0.)
     return model.state_dict()
 
 

@@ -3,7 +3,8 @@
 Runs MLLA's published model code (github.com/LeapLabTHU/MLLA; never copied into this
 repository) at a reduced width and depth with random weights, and saves only numbers: the
 classifier's state dict in MLLA's layout, the extra tensors of its downstream (mmdet / mmseg)
-backbone, fixed inputs and MLLA's outputs on them. Run once, from a clone of MLLA::
+backbone, fixed inputs and MLLA's outputs on them (two sizes that are multiples of 32, and
+one that MLLA pads). Run once, from a clone of MLLA::
 
     git clone https://github.com/LeapLabTHU/MLLA /tmp/MLLA   # commit 66b6d29 was used
     python tests/data/make_mlla_fixture.py /tmp/MLLA tests/data/mlla_fixture.pth
@@ -32,6 +33,7 @@ NUM_HEADS = (1, 1, 2, 2)
 NUM_CLASSES = 10
 CLS_SIZE = 64  # MLLA's classifier takes square inputs of exactly img_size
 DENSE_SIZES = ((64, 96), (96, 64))  # multiples of 32, non-square (rows != cols)
+PADDED_SIZE = (57, 83)  # neither a multiple of 4 nor 32: MLLA pads the image and odd maps
 SEED = 16
 
 
@@ -152,9 +154,11 @@ def main() -> None:
 
     cls_input = image(2, 3, CLS_SIZE, CLS_SIZE)
     dense_inputs = [image(1, 3, *hw) for hw in DENSE_SIZES]
+    padded_input = image(1, 3, *PADDED_SIZE)
     with torch.no_grad():
         logits = classifier(cls_input.float())
         dense_outputs = [list(dense(x.float())) for x in dense_inputs]
+        padded_outputs = list(dense(padded_input.float()))
     dense_state = _half(dense.state_dict())
     fixture = dict(
         arch=dict(embed_dims=EMBED_DIM, depths=list(DEPTHS), num_heads=list(NUM_HEADS)),
@@ -164,7 +168,8 @@ def main() -> None:
         classifier_input=cls_input, classifier_logits=logits,
         dense_keys=list(dense_state),
         dense_own_state={k: v for k, v in dense_state.items() if k in missing},
-        dense_inputs=dense_inputs, dense_outputs=dense_outputs)
+        dense_inputs=dense_inputs, dense_outputs=dense_outputs,
+        padded_input=padded_input, padded_outputs=padded_outputs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(fixture, args.out)
     print(f'wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)')

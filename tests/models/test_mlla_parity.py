@@ -4,7 +4,8 @@ SoLA-Vision computes what MLLA's published code computes, to fp32 rounding.
 The fixture ``tests/data/mlla_fixture.pth`` holds numbers only: a reduced MLLA (width 8,
 depths 1-1-2-1, heads 1-1-2-2, seeded random weights perturbed away from MLLA's init) as MLLA's
 own code built it, and MLLA's outputs on fixed inputs: the classifier's logits (64 x 64) and
-the downstream backbone's four maps at 64 x 96 and 96 x 64. It was made by running MLLA's
+the downstream backbone's four maps at 64 x 96 and 96 x 64, and at 57 x 83, which MLLA pads
+(``SoLAVision(mlla_padding=True)`` pads likewise). It was made by running MLLA's
 ``models/mlla.py`` and ``downstream/detection/mmdet/models/backbones/mlla.py`` (never copied
 here) with::
 
@@ -83,19 +84,18 @@ def backends_used(monkeypatch):
     used = []
     call = interface.linear_attention_call
 
-    def recording(q, k, v, h, w, eps, name):
+    def recording(q, k, v, h, w, eps, name, *args):
         used.append(name)
-        return call(q, k, v, h, w, eps, name)
+        return call(q, k, v, h, w, eps, name, *args)
 
     monkeypatch.setattr(interface, 'linear_attention_call', recording)
     return used
 
 
-def dense_backbone(mlla, backend='torch', **convert_args) -> SoLAVision:
-    converted, _ = convert_mlla_checkpoint(dense_file(mlla), arch=arch_of(mlla),
-                                           **convert_args)
+def dense_backbone(mlla, backend='torch', mlla_padding=False) -> SoLAVision:
+    converted, _ = convert_mlla_checkpoint(dense_file(mlla), arch=arch_of(mlla))
     model = SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3), drop_path_rate=0.,
-                       attn_backend='torch').eval()
+                       attn_backend='torch', mlla_padding=mlla_padding).eval()
     state = {k[len('backbone.'):]: v for k, v in converted['state_dict'].items()}
     model.load_state_dict(state, strict=True)
     _use_backend(model, backend)
@@ -117,6 +117,23 @@ def test_dense_backbone_equals_mlla_at_two_sizes(mlla, backend, backends_used):
                 _assert_matches(out, ref, f'stage {i} at {tuple(image.shape[2:])}')
     blocks = sum(mlla['arch']['depths'])
     assert backends_used.count(backend) >= (blocks if backend == 'torch' else blocks - 1)
+
+
+def test_mlla_padding_equals_mlla_at_a_size_mlla_pads(mlla):
+    """57 x 83 (not a multiple of 4, odd maps): with ``mlla_padding`` the maps are MLLA's;
+    the default padding (inside the stride-2 convs) gives the same sizes, other values. At
+    multiples of 32 the option changes nothing."""
+    image, maps = mlla['padded_input'].float(), mlla['padded_outputs']
+    padded, default = dense_backbone(mlla, mlla_padding=True), dense_backbone(mlla)
+    with torch.no_grad():
+        for i, (out, ref) in enumerate(zip(padded(image), maps)):
+            _assert_matches(out, ref, f'stage {i} at {tuple(image.shape[2:])}')
+        for out, ref in zip(default(image), maps):
+            assert out.shape == ref.shape
+            assert (out - ref).abs().max() / ref.abs().max() > 100 * TOLERANCE
+        image = mlla['dense_inputs'][0].float()
+        for a, b in zip(padded(image), default(image)):
+            assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize('backend', ['torch', 'triton'])

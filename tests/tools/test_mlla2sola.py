@@ -80,15 +80,20 @@ def test_classifier_key_sets_load_into_sola_vision_cls(arch):
     assert converted['state_dict']._metadata['backbone']['version'] == SoLAVision._version
 
 
+@pytest.mark.parametrize('pattern', [None, 'default'])
 @pytest.mark.parametrize('arch', ARCHS)
-def test_backbone_only_key_sets_load_into_the_dense_backbone(arch):
+def test_backbone_only_key_sets_load_into_the_dense_backbone(arch, pattern):
+    """--backbone-only: the dense configs' backbone (out_indices 0-3) with every key matched;
+    all 'L', or with --pattern default the configs' own hybrid backbone."""
     converted, report = convert_mlla_checkpoint({'model': mlla_meta_classifier(arch)},
-                                                backbone_only=True)
+                                                backbone_only=True, layer_pattern=pattern)
     state = converted['state_dict']
     assert all(k.startswith('backbone.') for k in state)
     assert report.added == [f'backbone.norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')]
+    assert bool(report.warm_started) == (pattern == 'default')
     with torch.device('meta'):
-        dense = SoLAVision(arch, layer_pattern=all_linear(arch), out_indices=(0, 1, 2, 3))
+        dense = SoLAVision(arch, layer_pattern=all_linear(arch) if pattern is None else None,
+                           out_indices=(0, 1, 2, 3))
     dense.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=True,
                           assign=True)
 
