@@ -30,6 +30,7 @@ import torch
 
 from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 from mmsola.models.backbones.sola_vision import NUM_STAGES, SoLAVision
+from mmsola.version import __version__
 from .checkpoint_io import ConversionError
 from .mlla_keys import (fold_bias_into_bn, map_backbone_key, mlla_structure, permute_qk,
                         softmax_core_from_linear)
@@ -49,7 +50,7 @@ _COUNTER = 'num_batches_tracked'
 @dataclass
 class ConversionReport:
     """What a conversion did, for the tool's printout and the checkpoint's ``meta``."""
-    kind: str  # 'classifier', 'backbone', 'mmdet' or 'mmseg'
+    kind: str  # 'classifier', 'classifier backbone', 'mmdet', 'mmseg' or 'downstream'
     weights: str  # the entry the weights came from: 'model', 'state_dict_ema', 'state_dict'
     arch: Union[str, dict]
     layer_pattern: List[str]
@@ -108,14 +109,14 @@ def select_weights(ckpt: dict, use_ema: bool = False) -> Tuple[Dict[str, torch.T
 
 
 def checkpoint_kind(state: Dict[str, torch.Tensor]) -> str:
-    """'classifier', 'mmdet', 'mmseg' or 'backbone' (a downstream file of unknown heads)."""
+    """'classifier', 'mmdet', 'mmseg' or 'downstream' (a backbone.* file of other heads)."""
     if 'patch_embed.conv1.conv.weight' in state:
         return 'classifier'
     if PREFIX + 'patch_embed.conv1.conv.weight' in state:
         for kind, heads in _HEAD_KEYS.items():
             if any(k.startswith(heads) for k in state):
                 return kind
-        return 'backbone'
+        return 'downstream'
     if any(k.startswith(('stem.', PREFIX + 'stem.')) for k in state):
         raise ConversionError('this is already an mmsola (SoLAVision) checkpoint (it has '
                               'stem.* keys); it needs no conversion')
@@ -351,7 +352,7 @@ def convert_mlla_checkpoint(ckpt: dict, *, use_ema: bool = False, layer_pattern=
         raise ConversionError(f'an incomplete MLLA backbone: no {err} keys') from err
     config = ckpt.get('config') if isinstance(ckpt.get('config'), dict) else None
     arch, settings = resolve_target(structure, arch, layer_pattern, config)
-    report = ConversionReport(kind='backbone' if backbone_only else kind, weights=entry,
+    report = ConversionReport(kind='classifier backbone' if backbone_only else kind, weights=entry,
                               arch=arch, layer_pattern=settings['layer_pattern'])
     converted = convert_backbone(backbone, settings, report)
     warm_start_softmax_blocks(converted, settings, report)
@@ -383,7 +384,8 @@ def convert_mlla_checkpoint(ckpt: dict, *, use_ema: bool = False, layer_pattern=
             report.kept.append(key)
     result = _with_metadata(converted, expected, PREFIX, getattr(state, '_metadata', None))
     meta = report.as_meta()
-    meta['source_meta'] = _plain_meta(ckpt.get('meta'))
+    meta.update(source='MLLA (github.com/LeapLabTHU/MLLA)', mmsola_version=__version__,
+                source_meta=_plain_meta(ckpt.get('meta')))
     return dict(state_dict=result, meta=meta), report
 
 

@@ -18,7 +18,7 @@ from mmsola.convert.mlla import DOWNSTREAM_RENAMES
 from mmsola.convert.mlla_keys import permute_qk, qk_row_order
 from mmsola.models import SoLAVision
 from tests.models.test_mlla_parity import FIXTURE, arch_of, classifier_file, dense_file
-from tests.script_loading import REPO_ROOT
+from tests.script_loading import load_script
 from tests.tools.mlla_checkpoints import (meta_state, mlla_shapes, mmdet2_mask_rcnn_shapes,
                                           mmseg0_upernet_shapes, shared_storage_state)
 from tests.tools.tool_runs import run_cli
@@ -359,29 +359,36 @@ def test_unreadable_files_are_refused(tmp_path, content):
 
 
 # ------------------------------------------------------------------------------ the CLI
-def test_cli_converts_reports_and_refuses(mlla, tmp_path):
-    """One run per outcome: the tool's printout for an mmdet file, and a user error (exit
-    status 2, a message starting 'error: ', nothing written)."""
-    src, dst = tmp_path / 'mlla_t_mrcnn_1x.pth', tmp_path / 'out' / 'sola_t_coco.pth'
-    shapes = OrderedDict(('backbone.' + k, s) for k, s in
-                         mlla_shapes(64, [2, 4, 8, 4], downstream=True).items())
-    shapes.update(mmdet2_mask_rcnn_shapes([64, 128, 256, 512]))
-    torch.save({'state_dict': shared_storage_state(shapes), 'meta': {'epoch': 12}}, src)
-    done = run_cli([sys.executable, TOOL, str(src), str(dst)])
+def test_cli_converts_reports_and_refuses(tmp_path, capsys):
+    """One run per outcome: an MLLA-T training file (with its yacs config) to the hybrid
+    backbone, with the tool's printout; a user error (exit status 2, a message starting
+    'error: ', nothing written). The tensors share one storage: a full-size file of 4 MB."""
+    src, dst = tmp_path / 'ckpt_epoch_299.pth', tmp_path / 'out' / 'sola_t_in1k_backbone.pth'
+    model = shared_storage_state(mlla_shapes(64, [2, 4, 8, 4]))
+    _save_with_fake_yacs(lambda CfgNode: dict(
+        model=model, epoch=299, config=CfgNode({'MODEL': CfgNode({'MLLA': CfgNode(
+            {'EMBED_DIM': 64, 'DEPTHS': [2, 4, 8, 4], 'NUM_HEADS': [2, 4, 8, 16]})})})), src)
+    done = run_cli([sys.executable, TOOL, str(src), str(dst), '--backbone-only',
+                    '--pattern', 'default'])
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "MLLA mmdet weights (state_dict), arch 'tiny', layer pattern LL/LLLL/LLLLLLLL/LLLL" in out
-    assert 'folded downsample conv biases into their BatchNorm running_mean: 3' in out
-    assert "permuted qk rows into mmsola's RoPE pairs: 36" in out
-    assert 'dropped (RoPE tables' in out and 'layers.0.blocks.0.attn.rope.rotations' in out
-    assert 'kept 32 neck / head tensors as they are' in out and 'exact:' in out
+    assert ("MLLA classifier backbone weights (model), arch 'tiny', layer pattern "
+            'LL/LLLL/LLLSLLLS/LLLS') in out
+    assert 'folded into their BatchNorm running_mean: downsample conv biases 3' in out
+    assert "permuted the qk rows into mmsola's RoPE pairs 36:" in out
+    assert 'layers.0.blocks.0.attn.rope.rotations' in out
+    assert 'added at their initial value (output norms MLLA lacks) 6: backbone.norm0' in out
+    assert ("WARM START, fine-tune before use: 'S' blocks initialised from their MLLA 'L' "
+            'block 3: stages.2.blocks.3, stages.2.blocks.7, stages.3.blocks.3') in out
     written = torch.load(dst, map_location='cpu', weights_only=True)
     assert written['meta']['converted_from'] == src.name
+    assert written['meta']['warm_start']['blocks'][0] == 'stages.2.blocks.3'
     assert not list(dst.parent.glob('.*.tmp'))  # written atomically: no temporary left
 
-    again = run_cli([sys.executable, TOOL, str(src), str(dst)])
-    assert again.returncode == 2 and again.stderr.startswith('error: ')
-    assert 'exists; pass --force' in again.stderr
     wrong = run_cli([sys.executable, TOOL, str(src), str(tmp_path / 'b.pth'), '--arch', 'base'])
-    assert wrong.returncode == 2 and wrong.stderr.startswith("error: arch 'base'")
-    assert not (tmp_path / 'b.pth').exists()
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: arch 'base'"), wrong.stderr
+    assert 'layers.<i>.blocks.<j>' in wrong.stderr and not (tmp_path / 'b.pth').exists()
+    before = dst.read_bytes()
+    assert load_script(TOOL).main([str(src), str(dst)]) == 2  # DST exists: kept
+    assert capsys.readouterr().err.startswith(f'error: {dst} exists; pass --force')
+    assert dst.read_bytes() == before

@@ -73,21 +73,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f'layer pattern {"/".join(report.layer_pattern)}')
     print(f'mapped {report.mapped} backbone tensors (patch_embed -> stem, layers.i -> '
           'stages.i, downsample -> stages.i+1.downsample, mixer names)')
-    print(_listing("permuted qk rows into mmsola's RoPE pairs:", report.permuted))
-    print(_listing('folded downsample conv biases into their BatchNorm running_mean:',
+    print(_listing("permuted the qk rows into mmsola's RoPE pairs", report.permuted))
+    print(_listing('folded into their BatchNorm running_mean: downsample conv biases',
                    report.folded))
-    print(_listing('dropped (RoPE tables, recomputed for any grid; head with '
-                   '--backbone-only):', report.dropped))
+    print(_listing('dropped (RoPE tables, recomputed for any grid; the head with '
+                   '--backbone-only)', report.dropped))
     if report.added:
-        print(_listing('added at their initial value (output norms MLLA lacks):',
+        print(_listing('added at their initial value (output norms MLLA lacks)',
                        report.added))
-    if report.kind in ('mmdet', 'mmseg', 'backbone'):
+    if report.kind in ('mmdet', 'mmseg', 'downstream'):
         print(f'kept {len(report.kept)} neck / head tensors as they are' +
               (f', renamed {len(report.renamed)}' if report.renamed else
                ' (their mmdet 3.x / mmseg 1.x names are the same)'))
     if report.warm_started:
         print(_listing("WARM START, fine-tune before use: 'S' blocks initialised from "
-                       "MLLA's 'L' block:", report.warm_started))
+                       "their MLLA 'L' block", report.warm_started))
     else:
         print("exact: the all-'L' SoLA-Vision computes what MLLA computes")
     print(f'wrote {args.dst}')
