@@ -1,8 +1,9 @@
 """Strict checkpoint loading for export: a checkpoint must fit the model exactly."""
-from collections import OrderedDict
 from typing import Optional
 
 from torch import nn
+
+from mmsola.models.backbones.pretrained import strip_prefix
 
 _COUNTERS = 'num_batches_tracked'  # BN step counters: not weights, may be absent
 
@@ -51,9 +52,8 @@ def load_checkpoint_strict(model: nn.Module, checkpoint: str,
     if prefix is None and not set(own) & set(state) and any(
             k.startswith('backbone.') for k in state):
         prefix = 'backbone.'
-    if prefix:
-        state = OrderedDict((k[len(prefix):], v) for k, v in state.items()
-                            if k.startswith(prefix))
+    if prefix:  # the metadata (versions, RoPE layout) goes along, for the load hooks
+        state = strip_prefix(state, prefix)
     missing = [k for k in own if k not in state and not k.endswith(_COUNTERS)]
     unexpected = [k for k in state if k not in own]
     mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'

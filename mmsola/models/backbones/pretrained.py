@@ -8,10 +8,11 @@ from torch import nn
 _COUNTERS = 'num_batches_tracked'
 
 
-def _strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
+def strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
     """Keep the keys under ``prefix`` (without it), carrying the ``_metadata`` along.
 
-    The metadata holds each module's ``version``, which the load hooks (``_version``) need.
+    The metadata holds each module's ``version`` (and SoLAVision's RoPE layout), which the
+    load hooks (``_version``) need. ``prefix`` ends with a dot.
     """
     out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                       if k.startswith(prefix))
@@ -55,7 +56,7 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
     found = list(state_dict)
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state_dict = _strip_prefix(state_dict, prefix)
+        state_dict = strip_prefix(state_dict, prefix)
 
     name = type(module).__name__
     own = {k: v for k, v in module.state_dict().items() if not k.endswith(_COUNTERS)}
@@ -65,16 +66,16 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
                 for k in mismatched[:2]]
     for k in mismatched:
         del state_dict[k]
-    result = module.load_state_dict(state_dict, strict=False)
-    missing = [k for k in result.missing_keys if k in own]
-    unexpected = list(result.unexpected_keys)
-    matched = len(own) - len(missing)
-    if matched == 0:
+    if not any(k in own for k in state_dict):  # before loading: the load hooks check more
         raise RuntimeError(
             f'checkpoint {checkpoint} matches none of the {len(own)} keys of {name} '
             f'(prefix={prefix!r}, {len(state_dict) + len(mismatched)} keys under it, '
             f'{len(mismatched)} of them with a right name but another shape, e.g. {examples}); '
             f'expected keys like {list(own)[:4]}, found keys like {found[:4]}')
+    result = module.load_state_dict(state_dict, strict=False)
+    missing = [k for k in result.missing_keys if k in own]
+    unexpected = list(result.unexpected_keys)
+    matched = len(own) - len(missing)
     share = 100. * matched / len(own)
     print_log(f'{name}: loaded {matched}/{len(own)} keys ({share:.1f}%) from {checkpoint}'
               f' (prefix={prefix!r})', logger='current')
