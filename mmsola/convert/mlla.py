@@ -37,6 +37,7 @@ from .mlla_keys import (fold_bias_into_bn, map_backbone_key, mlla_structure, per
 
 PRESETS = ('tiny', 'small', 'base')  # MLLA-T / S / B: the same widths, depths and heads
 PREFIX = 'backbone.'
+ROPE_LAYOUT = 'mlla'  # SoLAVision's RoPE layout that computes what MLLA computes
 # mmdet 2.25 (MLLA's downstream/detection) -> mmdet 3.x and mmseg 0.28 -> mmseg 1.x key
 # renames for the neck and heads MLLA uses (FPN + RPNHead + StandardRoIHead with
 # Shared2FCBBoxHead and FCNMaskHead; UPerHead + FCNHead): none, their module names did not
@@ -65,7 +66,8 @@ class ConversionReport:
 
     def as_meta(self) -> dict:
         meta = dict(kind=self.kind, weights=self.weights, arch=self.arch,
-                    layer_pattern=self.layer_pattern, dropped_keys=self.dropped,
+                    layer_pattern=self.layer_pattern, rope_layout=ROPE_LAYOUT,
+                    dropped_keys=self.dropped,
                     folded_keys=self.folded, permuted_keys=self.permuted,
                     added_keys=self.added, renamed_keys=self.renamed,
                     exact=not self.warm_started)
@@ -224,7 +226,8 @@ def _expected_backbone(embed_dims: int, num_heads: tuple, layer_pattern: tuple,
     arch = dict(embed_dims=embed_dims, num_heads=list(num_heads),
                 layer_pattern=list(layer_pattern))
     with torch.device('meta'):
-        model = SoLAVision(arch=arch, out_indices=out_indices, drop_path_rate=0.)
+        model = SoLAVision(arch=arch, out_indices=out_indices, drop_path_rate=0.,
+                           rope_layout=ROPE_LAYOUT)
     return model.state_dict()
 
 

@@ -24,6 +24,7 @@ from mmsola.convert import convert_mlla_checkpoint
 from mmsola.convert import mlla_keys
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.attention import LinearAttentionCore
+from mmsola.models.backbones.pretrained import strip_prefix
 from mmsola.ops.linear_attention import interface
 from tests.script_loading import REPO_ROOT
 
@@ -58,6 +59,12 @@ def arch_of(mlla, pattern=None) -> dict:
     arch = dict(mlla['arch'])
     return dict(embed_dims=arch['embed_dims'], num_heads=arch['num_heads'],
                 layer_pattern=pattern or ['L' * n for n in arch['depths']])
+
+
+def backbone_part(state: dict) -> dict:
+    """The ``backbone.`` keys without the prefix, with their metadata (module versions, the
+    RoPE layout), as the toolkits' loaders pass them on."""
+    return strip_prefix(state, 'backbone.')
 
 
 def _assert_matches(out: torch.Tensor, ref: torch.Tensor, what: str) -> None:
@@ -96,7 +103,7 @@ def dense_backbone(mlla, backend='torch', mlla_padding=False) -> SoLAVision:
     converted, _ = convert_mlla_checkpoint(dense_file(mlla), arch=arch_of(mlla))
     model = SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3), drop_path_rate=0.,
                        attn_backend='torch', mlla_padding=mlla_padding).eval()
-    state = {k[len('backbone.'):]: v for k, v in converted['state_dict'].items()}
+    state = backbone_part(converted['state_dict'])
     model.load_state_dict(state, strict=True)
     _use_backend(model, backend)
     return model
@@ -175,3 +182,17 @@ def test_parity_fails_without_each_conversion_step(mlla, monkeypatch, broken):
         out = model(image.float())[first_wrong]
     ref = maps[first_wrong]
     assert (out - ref).abs().max() / ref.abs().max() > 100 * TOLERANCE
+
+
+def test_conversion_is_marked_with_mllas_rope_layout(mlla):
+    """The converted backbone records rope_layout 'mlla'; a model with the per-head layout
+    (which would compute something else with several heads) refuses it, naming the argument."""
+    converted, _ = convert_mlla_checkpoint(dense_file(mlla), arch=arch_of(mlla))
+    state = converted['state_dict']
+    assert state._metadata['backbone']['rope_layout'] == 'mlla'
+    assert converted['meta']['rope_layout'] == 'mlla'
+    backbone = backbone_part(state)
+    SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3)).load_state_dict(backbone)
+    other = SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3), rope_layout='per_head')
+    with pytest.raises(RuntimeError, match='rope_layout'):
+        other.load_state_dict(backbone)

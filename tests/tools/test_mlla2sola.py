@@ -17,7 +17,8 @@ from mmsola.convert import ConversionError, convert_mlla_checkpoint, load_foreig
 from mmsola.convert.mlla import DOWNSTREAM_RENAMES
 from mmsola.convert.mlla_keys import permute_qk, qk_row_order
 from mmsola.models import SoLAVision
-from tests.models.test_mlla_parity import FIXTURE, arch_of, classifier_file, dense_file
+from tests.models.test_mlla_parity import (FIXTURE, arch_of, backbone_part, classifier_file,
+                                           dense_file)
 from tests.script_loading import load_script
 from tests.tools.mlla_checkpoints import (meta_state, mlla_shapes, mmdet2_mask_rcnn_shapes,
                                           mmseg0_upernet_shapes, shared_storage_state)
@@ -94,7 +95,7 @@ def test_backbone_only_key_sets_load_into_the_dense_backbone(arch, pattern):
     with torch.device('meta'):
         dense = SoLAVision(arch, layer_pattern=all_linear(arch) if pattern is None else None,
                            out_indices=(0, 1, 2, 3))
-    dense.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=True,
+    dense.load_state_dict(backbone_part(state), strict=True,
                           assign=True)
 
 
@@ -203,7 +204,7 @@ def test_backbone_only_of_the_fixture_feeds_the_dense_backbone(mlla):
     assert torch.equal(state['backbone.norm0.weight'], torch.ones(8))
     assert torch.equal(state['backbone.norm2.bias'], torch.zeros(32))
     dense = SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3))
-    dense.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=True)
+    dense.load_state_dict(backbone_part(state), strict=True)
 
 
 def test_pattern_warm_start_values(mlla):
@@ -225,8 +226,7 @@ def test_pattern_warm_start_values(mlla):
         if 'mixer.core.qk' not in key or key.startswith('backbone.stages.2.blocks.0'):
             assert torch.equal(state[key], exact[key]), key
     model = SoLAVision(arch=arch_of(mlla, pattern), out_indices=(3, ))
-    model.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith('backbone.')},
-                          strict=True)
+    model.load_state_dict(backbone_part(state), strict=True)
     with pytest.raises(ConversionError, match="'H'"):
         convert_mlla_checkpoint(classifier_file(mlla), arch=arch_of(mlla),
                                 layer_pattern='L/L/LH/L')
@@ -360,8 +360,8 @@ def test_unreadable_files_are_refused(tmp_path, content):
 
 # ------------------------------------------------------------------------------ the CLI
 def test_cli_converts_reports_and_refuses(tmp_path, capsys):
-    """One run per outcome: an MLLA-T training file (with its yacs config) to the hybrid
-    backbone, with the tool's printout; a user error (exit status 2, a message starting
+    """The tool as a process: an MLLA-T training file (with its yacs config) to the hybrid
+    backbone, with its printout; then user errors (exit status 2, a message starting
     'error: ', nothing written). The tensors share one storage: a full-size file of 4 MB."""
     src, dst = tmp_path / 'ckpt_epoch_299.pth', tmp_path / 'out' / 'sola_t_in1k_backbone.pth'
     model = shared_storage_state(mlla_shapes(64, [2, 4, 8, 4]))
@@ -385,10 +385,12 @@ def test_cli_converts_reports_and_refuses(tmp_path, capsys):
     assert written['meta']['warm_start']['blocks'][0] == 'stages.2.blocks.3'
     assert not list(dst.parent.glob('.*.tmp'))  # written atomically: no temporary left
 
-    wrong = run_cli([sys.executable, TOOL, str(src), str(tmp_path / 'b.pth'), '--arch', 'base'])
-    assert wrong.returncode == 2 and wrong.stderr.startswith("error: arch 'base'"), wrong.stderr
-    assert 'layers.<i>.blocks.<j>' in wrong.stderr and not (tmp_path / 'b.pth').exists()
+    tool = load_script(TOOL)  # the user errors in-process: same main(), no process start
+    assert tool.main([str(src), str(tmp_path / 'b.pth'), '--arch', 'base']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: arch 'base'") and 'layers.<i>.blocks.<j>' in err
+    assert not (tmp_path / 'b.pth').exists()
     before = dst.read_bytes()
-    assert load_script(TOOL).main([str(src), str(dst)]) == 2  # DST exists: kept
+    assert tool.main([str(src), str(dst)]) == 2  # DST exists: kept
     assert capsys.readouterr().err.startswith(f'error: {dst} exists; pass --force')
     assert dst.read_bytes() == before
