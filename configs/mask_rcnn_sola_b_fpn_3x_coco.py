@@ -1,6 +1,9 @@
 # Mask R-CNN + FPN + SoLA-Vision-B on COCO, 3x multi-scale: the recipe of
 # mask_rcnn_sola_t_fpn_3x_coco.py with the base arch.
 _base_ = ['./mask_rcnn_sola_t_fpn_3x_coco.py']
+# Made as in the tiny config; from MLLA-B's weights:
+#   python tools/model_converters/mlla2sola.py MLLA_B.pth checkpoints/sola_b_in1k_backbone.pth \
+#       --backbone-only --pattern default
 pretrained = 'checkpoints/sola_b_in1k_backbone.pth'
 
 model = dict(

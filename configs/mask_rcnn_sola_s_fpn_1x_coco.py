@@ -1,6 +1,9 @@
 # Mask R-CNN + FPN + SoLA-Vision-S on COCO, 1x: the recipe of mask_rcnn_sola_t_fpn_1x_coco.py
 # with the small arch.
 _base_ = ['./mask_rcnn_sola_t_fpn_1x_coco.py']
+# Made as in the tiny config; from MLLA-S's weights:
+#   python tools/model_converters/mlla2sola.py MLLA_S.pth checkpoints/sola_s_in1k_backbone.pth \
+#       --backbone-only --pattern default
 pretrained = 'checkpoints/sola_s_in1k_backbone.pth'
 
 model = dict(

@@ -1,5 +1,8 @@
 # UperNet + SoLA-Vision-B on ADE20K: the recipe of upernet_sola_t_ade20k.py with the base arch.
 _base_ = ['./upernet_sola_t_ade20k.py']
+# Made as in the tiny config; from MLLA-B's weights:
+#   python tools/model_converters/mlla2sola.py MLLA_B.pth checkpoints/sola_b_in1k_backbone.pth \
+#       --backbone-only --pattern default
 pretrained = 'checkpoints/sola_b_in1k_backbone.pth'
 
 model = dict(

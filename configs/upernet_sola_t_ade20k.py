@@ -5,7 +5,11 @@ _base_ = [
     'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_160k.py',
     './_base_/sola_archs.py'
 ]
-# The ImageNet-1K backbone: tools/model_converters/cls2backbone.py of a sola_t_in1k checkpoint.
+# The ImageNet-1K backbone (README, "Pretrained weights"). From MLLA-T's published weights:
+#   python tools/model_converters/mlla2sola.py MLLA_T.pth checkpoints/sola_t_in1k_backbone.pth \
+#       --backbone-only --pattern default   # this config's hybrid pattern, 'S' blocks warm-started
+# (without --pattern: exactly MLLA, for backbone layer_pattern=['LL','LLLL','LLLLLLLL','LLLL']);
+# or from an mmsola ImageNet run (e.g. sola_t_mlla-ft_in1k.py): cls2backbone.py of its checkpoint.
 pretrained = 'checkpoints/sola_t_in1k_backbone.pth'
 custom_imports = dict(imports=['mmsola'], allow_failed_imports=False)
 

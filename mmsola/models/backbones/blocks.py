@@ -3,6 +3,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.functional import relu
 
@@ -10,6 +11,13 @@ from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT
 from .attention import AttentionMixer
 from .utils import (ChannelsLastConv2d, DropPath, ResidualDepthwiseConv2d, add_residual,
                     depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map)
+
+
+def pad_bottom_right(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad (B, C, h, w) at the bottom and right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -31,10 +39,14 @@ class Stem(nn.Module):
 
     conv3x3 s2 (C/2) + BN + ReLU; x += [conv3x3 + BN + ReLU, conv3x3 + BN](x) (C/2);
     conv3x3 s2 (4C) + BN + ReLU; conv1x1 (C) + BN.
+
+    ``pad_to > 1``: first zero-pad the image at the bottom and right to a multiple of
+    ``pad_to`` (MLLA's downstream stem does so with 4); the output size is the same.
     """
 
-    def __init__(self, in_channels: int, embed_dims: int):
+    def __init__(self, in_channels: int, embed_dims: int, pad_to: int = 1):
         super().__init__()
+        self.pad_to = pad_to
         mid = embed_dims // 2
         self.conv1 = conv_bn(in_channels, mid, 3, stride=2)
         self.res = nn.Sequential(conv_bn(mid, mid, 3), conv_bn(mid, mid, 3, act=False))
@@ -42,6 +54,8 @@ class Stem(nn.Module):
                                    conv_bn(4 * embed_dims, embed_dims, 1, act=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_to > 1:
+            x = pad_bottom_right(x, self.pad_to)
         x = self.conv1(x)
         x = x + self.res(x)
         return self.conv2(x)
@@ -52,10 +66,16 @@ class MBConvDownsample(nn.Module):
 
     1x1 expand to ``expand_ratio * C_out`` + ReLU; depthwise 3x3 stride 2 + ReLU;
     1x1 to ``C_out`` + BN (the MLLA lineage: the expansion is relative to the output width).
+
+    ``pad_odd``: zero-pad an odd map at the bottom / right before the 1x1 expand, as MLLA's
+    downstream PatchMerging does (the padded row then enters the depthwise conv as
+    ReLU(expand bias), not as the conv's zero padding); the output size is the same.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expand_ratio: int = 4):
+    def __init__(self, in_channels: int, out_channels: int, expand_ratio: int = 4,
+                 pad_odd: bool = False):
         super().__init__()
+        self.pad_odd = pad_odd
         hidden = expand_ratio * out_channels
         self.expand = ChannelsLastConv2d(in_channels, hidden, 1)
         self.dwconv = depthwise_conv3x3(hidden, stride=2)
@@ -63,6 +83,8 @@ class MBConvDownsample(nn.Module):
         self.project = conv_bn(hidden, out_channels, 1, act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_odd:
+            x = pad_bottom_right(x, 2)
         # the 1x1 expand returns a view (see ChannelsLastConv2d): no in-place ReLU on it
         # under autograd, which would cost copies in the backward
         x = relu(self.expand(x), inplace=no_autograd())

@@ -85,6 +85,11 @@ class SoLAVision(BaseModule):
             -1 freezes nothing. Defaults to -1.
         norm_eval (bool): keep the BatchNorm layers in eval mode while training.
         with_cp (bool): activation checkpointing per block. Defaults to False.
+        mlla_padding (bool): pad as MLLA's downstream backbones do: the image to a multiple
+            of 4 and every odd map before its downsample, with zeros at the bottom / right
+            (the default pads inside the stride-2 convs instead). Same output sizes; at
+            sizes that are multiples of 32 nothing is padded either way, elsewhere only this
+            computes what MLLA computes. Defaults to False.
         init_cfg (dict | list[dict], optional): e.g. ``dict(type='Pretrained',
             checkpoint=..., prefix='backbone.')``; the loaded share of keys is logged and a
             checkpoint that matches nothing is an error.
@@ -137,6 +142,7 @@ class SoLAVision(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 mlla_padding: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
         check_rope_layout(rope_layout)
@@ -156,7 +162,7 @@ class SoLAVision(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
 
-        self.stem = Stem(in_channels, self.embed_dims)
+        self.stem = Stem(in_channels, self.embed_dims, pad_to=4 if mlla_padding else 1)
         total = sum(self.depths)
         # on the CPU even under `with torch.device('meta')`: the rates become Python floats
         rates = (torch.linspace(0, settings['drop_path_rate'], total, device='cpu').tolist()
@@ -172,6 +178,9 @@ class SoLAVision(BaseModule):
         self.hsb = HSB(self.num_features[:2], (4, 2), self.num_features[2]) if hsb else None
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
+        self.mlla_padding = mlla_padding
+        for stage in self.stages[1:]:
+            stage.downsample.pad_odd = mlla_padding
 
         self.apply(self._init_module)
         self._freeze_stages()
