@@ -126,7 +126,7 @@ class MESAHook(Hook):
         now = runner.epoch if self._by_epoch else runner.iter
         active = now >= self._begin
         if active and not self.active:
-            print_log(f'MESAHook: the term is on from {"epoch" if self._by_epoch else "iter"} '
+            print_log(f'MESAHook: the term is on from {"epoch" if self._by_epoch else "iteration"} '
                       f'{now + 1}', logger='current', level=logging.INFO)
         self.active = active
 
