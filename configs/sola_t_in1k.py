@@ -1,6 +1,6 @@
 # SoLA-Vision-T on ImageNet-1K, 224x224: 300 epochs, 1024 images per iteration (8 GPUs x 128),
 # AdamW 1e-3, cosine decay after 20 linear warm-up epochs, RandAugment, Mixup/CutMix, label
-# smoothing 0.1, EMA of the weights.
+# smoothing 0.1, EMA of the weights and self-distillation from it (MESA).
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
@@ -23,7 +23,12 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 
-custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+# MLLA's recipe (its main.py): EMA of the weights, and from 25% of the epochs on the
+# self-distillation term loss += w * CE(logits, softmax(EMA logits)) ("MESA"; w = 1.0 / 1.5 /
+# 2.0 for T / S / B, sola_archs.*.mesa_in1k). momentum 1e-4 ~ 1 - MLLA's 0.9996 ** (1024 / 4096).
+ema_hook = dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')
+mesa_hook = dict(type='MESAHook', weight=_base_.sola_archs.tiny.mesa_in1k, begin_ratio=0.25)
+custom_hooks = [ema_hook, mesa_hook]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

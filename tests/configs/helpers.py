@@ -14,6 +14,8 @@ DET = [f'mask_rcnn_sola_{a}_fpn_{s}_coco.py' for a in 'tsb' for s in ('1x', '3x'
 SEG = [f'upernet_sola_{a}_ade20k.py' for a in 'tsb']
 CLS = [f'sola_{a}_in1k.py' for a in 'tsb']
 SHIPPED = SEG + DET + CLS  # the 15 configs of the spec, section 4
+# ImageNet-1K fine-tunes of the default hybrid pattern from MLLA's weights (issue 16)
+MLLA_FT = [f'sola_{a}_mlla-ft_in1k.py' for a in 'tsb']
 
 
 @contextlib.contextmanager
