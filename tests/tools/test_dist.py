@@ -36,7 +36,8 @@ def _probe_config(tmp_path: Path) -> Path:
         "custom_imports = dict(imports=['mmsola', 'tests.tools.tool_runs', "
         "'tests.tools.write_probe'], "
         'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), "
+        # the config's own hooks (EMA, MESA, ...) stay: the two processes run the real recipe
+        "custom_hooks = [*_base_.custom_hooks, "
         f"dict(type='RankProbeHook', out_dir='{tmp_path / 'probe'}')]\n")
     return path
 
