@@ -127,8 +127,9 @@ def test_checkpoint_loads_into_the_backbone(erf_tool, tmp_path):
     torch.manual_seed(1)
     trained = SoLAVision('tiny', layer_pattern=pattern)
     path = tmp_path / 'cls.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in trained.state_dict().items()}},
-               path)
+    classifier = torch.nn.Module()
+    classifier.backbone = trained  # its state dict, as a classifier saves it (with metadata)
+    torch.save({'state_dict': classifier.state_dict()}, path)
     fresh = erf_tool.BackboneFactory('tiny').build(pattern)
     erf_tool.load_weights(fresh, str(path))
     for k, v in trained.state_dict().items():
