@@ -23,7 +23,9 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 
-custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+custom_hooks = [
+    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), _base_.rng_state_hook
+]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

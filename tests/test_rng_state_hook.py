@@ -9,11 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine.runner import Runner
 
 from mmsola.engine import RNG_STATE_KEY, RNGStateHook, get_rng_state, set_rng_state
 from mmsola.engine.hooks import rng_state_hook
 
-from .test_checkpoint_loading import ToyRegressor, make_runner
+from .test_checkpoint_loading import ToyData, ToyRegressor
 
 
 def _draws():
@@ -86,19 +87,34 @@ class DropoutRegressor(ToyRegressor):
         return super().forward(inputs, targets, mode)
 
 
-@pytest.mark.parametrize('with_hook', [True, False])
-def test_a_toy_run_with_dropout_resumes_exactly_only_with_the_hook(tmp_path, with_hook):
-    hooks = [dict(type='RNGStateHook')] if with_hook else []
+def _toy_run(work_dir, by_epoch: bool, with_hook: bool, **kwargs) -> torch.Tensor:
+    """DropoutRegressor on the 8 toy samples in batches of 2: 2 epochs with a checkpoint after
+    each, or 4 iterations with a checkpoint after every 2; the trained weight."""
+    torch.manual_seed(0)  # the same initial weights in every run
+    loop = dict(by_epoch=True, max_epochs=2) if by_epoch else dict(by_epoch=False, max_iters=4)
+    runner = Runner(
+        model=DropoutRegressor(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=ToyData(), batch_size=2, num_workers=0,
+                              sampler=dict(type='DefaultSampler', shuffle=True)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[3], by_epoch=False),
+        train_cfg=loop, randomness=dict(seed=0),
+        default_hooks=dict(checkpoint=dict(type='AtomicCheckpointHook', by_epoch=by_epoch,
+                                           interval=1 if by_epoch else 2)),
+        custom_hooks=[dict(type='RNGStateHook')] if with_hook else [],
+        experiment_name=f'toy_{work_dir.parent.name}_{work_dir.name}', **kwargs)
+    runner.train()
+    return runner.model.linear.weight.detach().clone()
 
-    def run(work_dir, max_iters, **kwargs):
-        torch.manual_seed(0)  # the same initial weights in every run
-        runner = make_runner(work_dir, max_iters, custom_hooks=hooks,
-                             randomness=dict(seed=0), model=DropoutRegressor(), **kwargs)
-        runner.train()
-        return runner.model.linear.weight.detach().clone()
 
-    tag = 'hook' if with_hook else 'bare'  # run names (mmengine instances) apart
-    full = run(tmp_path / f'full_{tag}', 4)  # checkpoints at 2 and 4
-    resumed = run(tmp_path / f'resumed_{tag}', 4, resume=True,
-                  load_from=str(tmp_path / f'full_{tag}' / 'iter_2.pth'))
+@pytest.mark.parametrize('by_epoch', [False, True], ids=['iter_loop', 'epoch_loop'])
+@pytest.mark.parametrize('with_hook', [True, False], ids=['hook', 'no_hook'])
+def test_a_toy_run_with_dropout_resumes_exactly_only_with_the_hook(tmp_path, by_epoch,
+                                                                     with_hook):
+    """Resumed from the first checkpoint: mid-pass in the iteration loop (mmengine replays the
+    2 batches seen), at an epoch's end in the epoch loop."""
+    full = _toy_run(tmp_path / 'full', by_epoch, with_hook)
+    first = tmp_path / 'full' / ('epoch_1.pth' if by_epoch else 'iter_2.pth')
+    resumed = _toy_run(tmp_path / 'resumed', by_epoch, with_hook, resume=True,
+                       load_from=str(first))
     assert torch.equal(resumed, full) == with_hook

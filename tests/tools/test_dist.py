@@ -29,7 +29,7 @@ def _probe_config(tmp_path: Path) -> Path:
         f"_base_ = ['{REPO_ROOT / CONFIG}']\n"
         "custom_imports = dict(imports=['mmsola', 'tests.tools.tool_runs'], "
         'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), "
+        "custom_hooks = [*_base_.custom_hooks, "
         f"dict(type='RankProbeHook', out_dir='{tmp_path / 'probe'}')]\n")
     return path
 
