@@ -18,13 +18,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmsola.apis import adopt_resumed_seed
 from mmsola.engine import RNG_STATE_KEY
 from tests.tools import tool_runs
 from tests.tools.crash_points import HALT_ENV, config_with_halts, halt_env
 from tests.tools.fake_data import write_ade20k
 from tests.tools.small_runs import SMALL_UPERNET, options_for
 
-pytestmark = [pytest.mark.usefixtures('one_torch_thread'), pytest.mark.slow]
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 UPERNET = 'configs/upernet_sola_t_ade20k.py'
 NO_VAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
@@ -61,6 +62,7 @@ def _log_text(work_dir: Path) -> str:
     return '\n'.join(p.read_text() for p in sorted(work_dir.glob('*/*.log')))
 
 
+@pytest.mark.slow
 def test_resume_after_the_first_checkpoint_matches_the_uninterrupted_run(tmp_path,
                                                                          monkeypatch):
     """Two rounds of two iterations, a checkpoint and a validation after each; the second
@@ -93,6 +95,7 @@ def test_resume_after_the_first_checkpoint_matches_the_uninterrupted_run(tmp_pat
     _assert_same_state(_load(stopped / 'iter_4.pth'), _load(full / 'iter_4.pth'))
 
 
+@pytest.mark.slow
 def test_two_processes_resume_like_the_uninterrupted_run(tmp_path):
     """tools/dist_train.sh with 2 processes (gloo): rank 0's checkpoint holds both ranks'
     states and each rank restores its own. The resumed run continues from the uninterrupted
@@ -118,6 +121,7 @@ def test_two_processes_resume_like_the_uninterrupted_run(tmp_path):
     _assert_same_state(_load(resumed / 'iter_2.pth'), _load(full / 'iter_2.pth'))
 
 
+@pytest.mark.slow
 def test_crash_mid_save_keeps_last_checkpoint_and_resume_matches_uninterrupted_run(
         tmp_path, monkeypatch, deterministic_torch_restored):
     data_root = write_ade20k(tmp_path / 'ade')
@@ -153,3 +157,18 @@ def test_crash_mid_save_keeps_last_checkpoint_and_resume_matches_uninterrupted_r
     resumed, uninterrupted = _load(crashed / 'iter_2.pth'), _load(full / 'iter_2.pth')
     assert resumed['meta']['iter'] == 2
     _assert_same_state(resumed, uninterrupted)
+
+
+def test_a_resumed_run_without_a_configured_seed_takes_the_checkpoints(tmp_path):
+    """mmengine would build the samplers and dataloader workers with a freshly drawn seed."""
+    torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), tmp_path / 'iter_2.pth')
+    cfg = Config(dict(resume=True, load_from=str(tmp_path / 'iter_2.pth'),
+                      randomness=dict(seed=None, deterministic=False)))
+    adopt_resumed_seed(cfg)
+    assert cfg.randomness == dict(seed=1234, deterministic=False)
+    cfg.randomness.seed = 7  # a configured seed wins; a new run (no resume) is left alone
+    adopt_resumed_seed(cfg)
+    assert cfg.randomness.seed == 7
+    fresh = Config(dict(resume=False, load_from=str(tmp_path / 'iter_2.pth')))
+    adopt_resumed_seed(fresh)
+    assert 'randomness' not in fresh
