@@ -18,9 +18,9 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         add_launcher_args, build_runner, check_checkpoint, check_datasets,
-                         check_pretrained, load_config, resolve_resume, set_work_dir,
-                         setup_launcher)
+                         add_launcher_args, adopt_resumed_seed, build_runner, check_checkpoint,
+                         check_datasets, check_pretrained, load_config, resolve_resume,
+                         set_work_dir, setup_launcher)
 
 USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
 
@@ -35,7 +35,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='continue a run: from CKPT, or without a value from the latest checkpoint in '
         'the work dir (a fresh start when there is none)')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (AmpOptimWrapper, CUDA only)')
+                        help='automatic mixed precision: fp16 autocast with dynamic loss '
+                        'scaling on a CUDA GPU (AmpOptimWrapper), bf16 autocast on a machine '
+                        'without one (CPUAutocastOptimWrapper)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale the lr by the total batch size / the config's "
                         'auto_scale_lr.base_batch_size')
@@ -47,15 +49,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def set_amp(cfg: Config) -> None:
+    """``--amp``: mmengine's AmpOptimWrapper on a CUDA GPU; on a CPU machine, where it refuses
+    to build, mmsola's bf16 autocast wrapper."""
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
+        print_log('--amp without CUDA: bf16 autocast on the CPU (CPUAutocastOptimWrapper)',
+                  logger='current')
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
     set_work_dir(cfg, args.work_dir, args.config)
     if args.amp:
-        if not torch.cuda.is_available():
-            raise ConfigError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); this '
-                              'machine has none, so train without --amp.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_amp(cfg)
     if args.auto_scale_lr:
         if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
             raise ConfigError(
@@ -78,12 +88,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def check_inputs(cfg: Config) -> None:
-    """Datasets, pretrained backbone, and the checkpoint to resume or load from."""
+    """Datasets, pretrained backbone, and the checkpoint to resume or load from (whose seed a
+    resumed run without one takes)."""
     check_datasets(cfg, ('train', 'val'))
     check_pretrained(cfg)
     if cfg.get('load_from'):
         what = '--resume' if cfg.resume else 'load_from'
         check_checkpoint(cfg, cfg.load_from, what=what, resume=cfg.resume)
+        adopt_resumed_seed(cfg)
 
 
 def main(argv: Optional[List[str]] = None):

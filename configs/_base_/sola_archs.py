@@ -10,6 +10,10 @@ sola_archs = dict(
     base=dict(channels=[96, 192, 384, 768], drop_path_in1k=0.5, drop_path_dense=0.4,
               mesa_in1k=2.0),
 )
-# Checkpoints write atomically (temporary file, fsync, rename): a crash mid-save keeps the
-# previous one. Each config adds its interval, how many to keep and the metric of the best.
-atomic_checkpoint = dict(type='CheckpointHook', backend_args=dict(backend='atomic_local'))
+# Checkpoints write atomically (temporary file, fsync, rename), and so does last_checkpoint: a
+# crash at any point keeps a whole checkpoint to resume from (mmsola.engine.AtomicCheckpointHook).
+# Each config adds its interval, how many to keep and the metric of the best.
+atomic_checkpoint = dict(type='AtomicCheckpointHook', backend_args=dict(backend='atomic_local'))
+# Every rank's random generator states go into each checkpoint and come back on resume, so that
+# a resumed run draws the drop-path masks and augmentations of the uninterrupted one.
+rng_state_hook = dict(type='RNGStateHook')

@@ -5,8 +5,8 @@ machine.
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
 """
-from .checks import (CheckpointError, DatasetNotFoundError, check_checkpoint, check_datasets,
-                     check_pretrained, model_shapes, resolve_resume)
+from .checks import (CheckpointError, DatasetNotFoundError, adopt_resumed_seed, check_checkpoint,
+                     check_datasets, check_pretrained, model_shapes, resolve_resume)
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
                      set_work_dir, toolkit_of)
 from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
@@ -14,6 +14,6 @@ from .launcher import LauncherError, add_launcher_args, build_runner, setup_laun
 __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
-    'check_pretrained', 'model_shapes', 'resolve_resume', 'LauncherError', 'build_runner',
-    'setup_launcher', 'add_launcher_args', 'set_work_dir'
+    'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
+    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir'
 ]

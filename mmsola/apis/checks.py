@@ -9,6 +9,8 @@
   built on the ``meta`` device (no weights are allocated or initialised).
 - :func:`check_pretrained`: the ``Pretrained`` checkpoints named in ``init_cfg`` exist.
 - :func:`resolve_resume`: the checkpoint ``--resume`` without a value continues from.
+- :func:`adopt_resumed_seed`: a resumed run without a configured seed takes the seed of the
+  run it continues.
 
 Each error's message says what was wrong and how to fix it; the tools print it and exit.
 """
@@ -363,5 +365,25 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
         f'--resume PATH: {found or "(none there)"}.')
 
 
-__all__ = ['DatasetNotFoundError', 'CheckpointError', 'check_datasets',
-           'check_pretrained', 'check_checkpoint', 'model_shapes', 'resolve_resume']
+def adopt_resumed_seed(cfg: Config) -> None:
+    """A resumed run whose config has no ``randomness.seed`` takes the checkpoint's.
+
+    With ``seed=None`` mmengine's Runner draws a new seed, builds the dataloaders with it (the
+    sampler's shuffling, the dataloader workers' seeds) and only then, in ``resume``, switches
+    to the checkpoint's seed: the resumed run would train on other batches, with other
+    augmentations, than the interrupted one. Call after :func:`check_checkpoint`.
+    """
+    if not cfg.get('resume') or not cfg.get('load_from') or _is_remote(cfg.load_from):
+        return
+    randomness = dict(cfg.get('randomness') or {})
+    if randomness.get('seed') is not None:
+        return
+    seed = (_read_checkpoint(cfg.load_from, '--resume').get('meta') or {}).get('seed')
+    if seed is not None:
+        cfg.randomness = dict(randomness, seed=int(seed))
+        print_log(f'--resume: randomness.seed={int(seed)}, the seed of the run it continues '
+                  '(the config sets none)', logger='current')
+
+
+__all__ = ['DatasetNotFoundError', 'CheckpointError', 'check_datasets', 'check_pretrained',
+           'check_checkpoint', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed']

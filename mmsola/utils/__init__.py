@@ -1,10 +1,11 @@
-from .atomic_file_backend import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend
+from .atomic_file_backend import (ATOMIC_LOCAL_BACKEND, AtomicLocalBackend,
+                                  remove_stale_temp_files)
 from .checkpoint_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoint_globals
 from .version_check import (SUPPORTED_VERSIONS, IncompatibleVersionError, check_imported_versions,
                             check_version, import_toolkit)
 
 __all__ = [
-    'ATOMIC_LOCAL_BACKEND', 'AtomicLocalBackend',
+    'ATOMIC_LOCAL_BACKEND', 'AtomicLocalBackend', 'remove_stale_temp_files',
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoint_globals', 'SUPPORTED_VERSIONS',
     'IncompatibleVersionError', 'check_imported_versions', 'check_version', 'import_toolkit'
 ]

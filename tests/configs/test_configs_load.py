@@ -17,13 +17,15 @@ def test_the_spec_configs_are_all_there():
 
 
 @pytest.mark.parametrize('name', ALL_CONFIGS)
-def test_every_config_loads_imports_mmsola_and_saves_atomically(name):
+def test_every_config_loads_imports_mmsola_and_saves_atomically_with_rng_states(name):
     cfg = load(name)
     assert cfg.custom_imports == dict(imports=['mmsola'], allow_failed_imports=False)
     assert cfg.default_scope in ('mmdet', 'mmseg', 'mmpretrain')
     hook = cfg.default_hooks.checkpoint
-    assert hook.type == 'CheckpointHook'
+    assert hook.type == 'AtomicCheckpointHook'
     assert hook.backend_args == dict(backend='atomic_local'), 'checkpoints must save atomically'
+    assert 'RNGStateHook' in [h['type'] for h in cfg.custom_hooks], \
+        'checkpoints must hold the random generator states (exact resume)'
     assert hook.get('max_keep_ckpts', -1) > 0 and hook.get('save_best'), \
         'keep the last few checkpoints and the best'
 
