@@ -34,6 +34,9 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
+# FiniteLossHook: stop at the first iteration whose loss is NaN or infinite, before it is saved.
+# DatasetCheckHook: refuse an empty training set and labels outside the classes, naming the file.
+custom_hooks = [dict(type='FiniteLossHook'), dict(type='DatasetCheckHook')]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

@@ -23,7 +23,13 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 
-custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+# FiniteLossHook: stop at the first iteration whose loss is NaN or infinite, before it is saved.
+# DatasetCheckHook: refuse an empty training set and labels outside the classes, naming the file.
+custom_hooks = [
+    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='FiniteLossHook'),
+    dict(type='DatasetCheckHook')
+]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

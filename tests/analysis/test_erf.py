@@ -130,7 +130,7 @@ def test_checkpoint_loads_into_the_backbone(erf_tool, tmp_path):
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in trained.state_dict().items()}},
                path)
     fresh = erf_tool.BackboneFactory('tiny').build(pattern)
-    erf_tool.load_weights(fresh, str(path))
+    erf_tool.load_weights(fresh, erf_tool.read_weights([str(path)])[str(path)], str(path))
     for k, v in trained.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
 
