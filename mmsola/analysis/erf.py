@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmsola.utils.image_files import MIN_IMAGE_SIDE, check_image
+from mmsola.utils.image_files import check_image
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -240,7 +240,7 @@ class ImageSource:
             raise FileNotFoundError(f'{folder} holds no image ({", ".join(IMAGE_SUFFIXES)})')
         self.files = files[:num_images]
         for path in self.files:  # a broken file fails here, before any model runs
-            check_image(str(path), MIN_IMAGE_SIDE)
+            check_image(str(path))
         self.num = len(self.files)
         self.description = f'{what} ({self.num} of {len(files)})'
 

@@ -4,8 +4,11 @@ mmengine's ``Config.merge_from_dict`` adds any key it is given: a typo such as
 ``train_cfg.max_iter=1000`` is silently ignored and the run trains the config's full schedule;
 ``train_cfg.max_iters=1k`` becomes a string and fails deep inside the loop. Here a key must
 exist in the config, or be an argument that the ``type`` of its dict accepts (e.g.
-``train_dataloader.dataset.indices``, an argument of every mmengine dataset), or a top-level
-Runner setting; a value must not change a number, a bool, a dict or a list into a string.
+``train_dataloader.dataset.indices``, an argument of every mmengine dataset; the dataloaders,
+loops, ``randomness`` and ``env_cfg`` by what the Runner builds from them), or a top-level
+Runner setting, or sit in a dict without ``type`` inside a typed one (arguments passed on,
+which cannot be inspected); a value must not change a number, a bool, a dict or a list into
+a string.
 """
 import difflib
 import functools
@@ -95,12 +98,19 @@ def _typeless_arguments() -> Dict[str, Set[str]]:
                 env_cfg={'cudnn_benchmark', 'mp_cfg', 'dist_cfg'})
 
 
-def _accepts(cfg: Config, parts: List[str], depth: int, parent: Any) -> bool:
+def _accepts(cfg: Config, parts: List[str], depth: int, parent: Any, typed_above: bool) -> bool:
+    """Whether ``parts[depth]``, absent from ``parent``, is an argument of what it builds.
+
+    A dict without ``type`` inside a typed one (e.g. a classifier's ``backbone`` arguments,
+    a detector's ``train_cfg.rcnn``) is read by code that cannot be inspected: accepted.
+    """
     name = parts[depth]
     if depth == 1 and name in _typeless_arguments().get(parts[0], ()):
         return True
-    if not isinstance(parent, dict) or 'type' not in parent:
+    if not isinstance(parent, dict):
         return False
+    if 'type' not in parent:
+        return typed_above
     target = _resolve_type(cfg, parent['type'])
     if target is None:
         return False
@@ -155,14 +165,16 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
     for key, new in options.items():
         parts = key.split('.')
         node: Any = cfg
+        typed_above = False  # a dict with a 'type' above the current node
         for depth, part in enumerate(parts):
             child = _child(node, part)
             if child is _MISSING:
                 if depth == 0 and part in _runner_keys():
                     break
-                if depth == len(parts) - 1 and _accepts(cfg, parts, depth, node):
+                if depth == len(parts) - 1 and _accepts(cfg, parts, depth, node, typed_above):
                     break
                 raise ConfigError(_unknown_key_message(key, parts, depth, node))
+            typed_above = typed_above or (isinstance(node, dict) and 'type' in node)
             node = child
         else:
             problem = _type_problem(key, node, new)

@@ -88,6 +88,10 @@ def _dataset_paths(dataset: dict, key: str) -> List[Tuple[str, str, bool]]:
     ann_file = dataset.get('ann_file') or ''
     if ann_file:
         paths.append((osp.join(root, ann_file), f'{key}.ann_file', False))
+    elif dataset.get('split') and osp.isfile(osp.join(root, 'meta', f"{dataset['split']}.txt")):
+        # mmpretrain's ImageNet(split=...) reads meta/<split>.txt when it is there
+        paths.append((osp.join(root, 'meta', f"{dataset['split']}.txt"), f'{key}.split',
+                      False))
     prefix = dataset.get('data_prefix', '')
     if not prefix and dataset.get('split'):  # mmpretrain's ImageNet(split=...)
         prefix = dataset['split']

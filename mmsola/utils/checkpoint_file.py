@@ -46,10 +46,8 @@ def _refused_message(err: pickle.UnpicklingError, name: str) -> str:
     if 'refusing getattr' in str(err):  # mmsola's restricted builtins.getattr
         what = _first_line(err).split(' while loading')[0]
         asks = f'it asks for {what[len("refusing "):]}'
-    elif found:
-        asks = f'it asks to load the Python global {found.group(1)}'
     else:
-        asks = f'it holds pickled objects the loader refuses ({_first_line(err)})'
+        asks = f'it asks to load the Python global {found.group(1)}'
     return (f'{name} was refused: {asks}, which no checkpoint of tensors needs. mmsola '
             'reads checkpoints weights-only and never runs code from a file. If you trust '
             'the file, load it where it was made and re-save its weights alone: '
@@ -85,7 +83,11 @@ def read_checkpoint(path: str, what: str = 'checkpoint', mmap: bool = False) -> 
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap and whole_zip)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(_refused_message(err, name)) from err
+        if _GLOBAL.search(str(err)) or 'refusing getattr' in str(err):
+            raise CheckpointError(_refused_message(err, name)) from err
+        raise CheckpointError(
+            f'{name} is not a checkpoint written by torch.save ({size} bytes, starting with '
+            f'{head[:8]!r}; its pickle data cannot be read).') from err
     except Exception as err:  # noqa: BLE001  (torch raises many types for a bad file)
         if is_zip:
             state = ('its end is missing' if not whole_zip else

@@ -141,7 +141,7 @@ def test_checkpoints_that_do_not_fit(data, shapes, work_dir, tmp_path):
 def test_resume_from_work_dir_whose_latest_checkpoint_is_broken_or_gone(data, work_dir):
     # last_checkpoint names the user's iter_8.pth, which is not a checkpoint
     _fails('train', [REPO_ROOT / IN1K, '--resume', *_options(IN1K, data[IN1K], work_dir)],
-           work_dir, "--resume '", "iter_8.pth' cannot be read as a checkpoint")
+           work_dir, "--resume '", "iter_8.pth' is not a checkpoint written by torch.save")
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_9.pth'))
     _fails('train', [REPO_ROOT / IN1K, '--resume', *_options(IN1K, data[IN1K], work_dir)],
            work_dir, 'iter_9.pth', 'which does not exist', "['iter_8.pth']")

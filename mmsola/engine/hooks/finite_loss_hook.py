@@ -70,8 +70,9 @@ class FiniteLossHook(Hook):
     @staticmethod
     def _message(runner, terms: Dict[str, float], bad_here: bool, bad_ranks: int) -> str:
         from mmengine.runner import EpochBasedTrainLoop, find_latest_checkpoint
-        total = terms.get('loss', next((v for v in terms.values() if not math.isfinite(v)),
-                                       float('nan')))
+        # the first term that is not finite: the total, or (mmpretrain's head names its term
+        # 'loss' too, which hides the total in log_vars) the part that is not
+        total = next((v for v in terms.values() if not math.isfinite(v)), float('nan'))
         where = f'iteration {runner.iter + 1}'
         if isinstance(runner.train_loop, EpochBasedTrainLoop):
             where += f' (epoch {runner.epoch + 1})'
