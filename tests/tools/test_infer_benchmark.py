@@ -1,6 +1,7 @@
 """tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
 tools/analysis/benchmark.py measures images/s on synthetic and on dataset inputs."""
 import json
+import os
 import subprocess
 import sys
 
@@ -171,7 +172,8 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
         [sys.executable, 'tools/analysis/benchmark.py', CLS_CONFIG, str(data['cls_ckpt']),
          '--device', 'cpu', '--threads', '1', '--warmup', '1', '--repeats', '2',
          '--batch-size', '2', '--shape', '32', '48', '--out', str(result_file),
-         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True)
+         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))  # this checkout's mmsola
     assert run.returncode == 0, run.stderr[-2000:]
     printed = run.stdout
     result = json.loads(result_file.read_text())
