@@ -38,8 +38,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
-# RNGStateHook: every rank's random generator states in each checkpoint, restored on resume.
-custom_hooks = [_base_.rng_state_hook]
+# RNG states in checkpoints, a stop at a NaN loss, dataset checks (configs/_base_/sola_archs.py)
+custom_hooks = [*_base_.reliability_hooks]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

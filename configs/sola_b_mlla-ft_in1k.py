@@ -11,4 +11,6 @@ load_from = 'checkpoints/sola_b_mlla-hybrid_in1k.pth'
 model = dict(
     arch='base', backbone=dict(drop_path_rate=_base_.sola_archs.base.drop_path_in1k))
 custom_hooks = [
-    _base_.ema_hook, dict(_base_.mesa_hook, weight=_base_.sola_archs.base.mesa_in1k)]
+    _base_.ema_hook, dict(_base_.mesa_hook, weight=_base_.sola_archs.base.mesa_in1k),
+    *_base_.reliability_hooks
+]

@@ -26,9 +26,10 @@ optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 # MLLA's recipe (its main.py): EMA of the weights, and from 25% of the epochs on the
 # self-distillation term loss += w * CE(logits, softmax(EMA logits)) ("MESA"; w = 1.0 / 1.5 /
 # 2.0 for T / S / B, sola_archs.*.mesa_in1k). momentum 1e-4 ~ 1 - MLLA's 0.9996 ** (1024 / 4096).
+# Then the hooks every mmsola config runs (configs/_base_/sola_archs.py).
 ema_hook = dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')
 mesa_hook = dict(type='MESAHook', weight=_base_.sola_archs.tiny.mesa_in1k, begin_ratio=0.25)
-custom_hooks = [ema_hook, mesa_hook, _base_.rng_state_hook]
+custom_hooks = [ema_hook, mesa_hook, *_base_.reliability_hooks]
 # RankZeroLoggerHook: mmengine's LoggerHook, but the test-metrics JSON is written by rank 0
 # alone (mmengine 0.10 writes it from every rank into one file).
 default_hooks = dict(

@@ -39,9 +39,10 @@ def collect_images(paths: Sequence[str]) -> List[str]:
 
     Raises:
         InferError: a path does not exist, a folder has no image, a file is not a readable
-            image, or two images share a name (their outputs would overwrite each other).
+            image or is smaller than 32x32 pixels, or two images share a name (their outputs
+            would overwrite each other).
     """
-    from PIL import Image, UnidentifiedImageError
+    from mmsola.utils.image_files import MIN_IMAGE_SIDE, ImageFileError, check_image
 
     images = []
     for path in paths:
@@ -59,10 +60,9 @@ def collect_images(paths: Sequence[str]) -> List[str]:
             raise InferError(f'image {path!r} does not exist')
     for path in images:
         try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, UnidentifiedImageError) as err:
-            raise InferError(f'{path} is not a readable image ({err})') from err
+            check_image(path, MIN_IMAGE_SIDE)
+        except ImageFileError as err:
+            raise InferError(str(err)) from err
     stems: Dict[str, str] = {}
     for path in images:
         stem = osp.splitext(osp.basename(path))[0]
@@ -75,9 +75,8 @@ def collect_images(paths: Sequence[str]) -> List[str]:
 
 def checkpoint_dataset_meta(checkpoint: str) -> Optional[dict]:
     """``meta['dataset_meta']`` of a checkpoint, or None."""
-    import torch
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    from mmsola.utils import read_checkpoint
+    meta = read_checkpoint(checkpoint, mmap=True).get('meta')
     return (meta or {}).get('dataset_meta')
 
 
@@ -177,12 +176,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     import mmsola  # noqa: F401  (registers SoLAVision; weights-only loading of checkpoints)
     from mmsola.apis import check_checkpoint, init_toolkit, load_config, toolkit_of
+    from mmsola.utils import check_writable
 
     try:
-        images = collect_images(args.images)  # the cheapest check first
+        check_writable(args.out_dir, '--out-dir')  # the cheapest checks first
+        images = collect_images(args.images)
         cfg = load_config(args.config, args.cfg_options)
         check_checkpoint(cfg, args.checkpoint)
-    except ValueError as err:  # InferError, ConfigError, CheckpointError
+    except ValueError as err:  # InferError, ConfigError, CheckpointError, OutputPathError
         print(f'infer.py: error: {err}', file=sys.stderr)
         return 2
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

@@ -6,8 +6,9 @@
         [--launcher pytorch]
 
 The metrics go to the log and to WORK_DIR/<timestamp>/<timestamp>.json. Before anything is
-built, the config, the test data and the checkpoint (exists, fits the model) are checked; a
-problem ends the run with one message (exit status 1).
+built, the config, the test data, the checkpoint (exists, can be read, fits the model) and
+the output paths are checked; a problem ends the run with one message (exit status 1), as
+does a damaged image or a label outside the classes met while testing.
 """
 import argparse
 import os
@@ -21,9 +22,12 @@ from mmengine.evaluator import DumpResults
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
                          add_launcher_args, build_runner, check_checkpoint, check_datasets,
-                         load_config, set_work_dir, setup_launcher, toolkit_of)
+                         load_config, run_error_message, set_work_dir, setup_launcher,
+                         toolkit_of)
+from mmsola.utils import OutputPathError, check_writable
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
+USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
+               OutputPathError)
 
 
 class DumpSegResults(DumpResults):
@@ -117,6 +121,11 @@ def _dump_metric(toolkit: str, out: str):
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
     set_work_dir(cfg, args.work_dir, args.config)
+    check_writable(cfg.work_dir, 'the work dir')
+    if args.out:
+        check_writable(args.out, '--out', folder=False)
+    if args.show_dir:
+        check_writable(args.show_dir, '--show-dir')
     check_datasets(cfg, ('test', ))
     if args.tta:
         _check_tta(cfg)
@@ -140,7 +149,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     runner = build_runner(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(_dump_metric(toolkit_of(cfg), args.out))
-    return runner.test()
+    try:
+        return runner.test()
+    except Exception as err:  # noqa: BLE001  (only the known data errors are caught)
+        message = run_error_message(err)
+        if message is None:
+            raise
+        sys.exit(f'error: {message}')
 
 
 if __name__ == '__main__':

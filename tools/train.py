@@ -5,8 +5,11 @@
         [--amp] [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
 
 Before anything is built, the config, its datasets, its pretrained backbone and the
-checkpoint to resume or load from are checked; a problem ends the run with one message
-(exit status 1) and leaves the work dir as it was.
+checkpoint to resume or load from are checked, and that the work dir can be written; a
+problem ends the run with one message (exit status 1) and leaves the work dir as it was.
+What the run meets later ends it with one message too (exit status 1): a damaged image, an
+empty training set or labels outside the classes (DatasetCheckHook), a loss that is not
+finite (FiniteLossHook; the last good checkpoint is kept).
 """
 import argparse
 import os
@@ -20,9 +23,11 @@ from mmengine.logging import print_log
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
                          add_launcher_args, adopt_resumed_seed, build_runner, check_checkpoint,
                          check_datasets, check_pretrained, load_config, resolve_resume,
-                         set_work_dir, setup_launcher)
+                         run_error_message, set_work_dir, setup_launcher)
+from mmsola.utils import OutputPathError, check_writable
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError)
+USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
+               OutputPathError)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -64,6 +69,7 @@ def set_amp(cfg: Config) -> None:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
     set_work_dir(cfg, args.work_dir, args.config)
+    check_writable(cfg.work_dir, 'the work dir')
     if args.amp:
         set_amp(cfg)
     if args.auto_scale_lr:
@@ -108,7 +114,13 @@ def main(argv: Optional[List[str]] = None):
     except USER_ERRORS as err:
         sys.exit(f'error: {err}')
     runner = build_runner(cfg)
-    return runner.train()
+    try:
+        return runner.train()
+    except Exception as err:  # noqa: BLE001  (only the known data and loss errors are caught)
+        message = run_error_message(err)
+        if message is None:
+            raise
+        sys.exit(f'error: {message}')
 
 
 if __name__ == '__main__':

@@ -17,3 +17,8 @@ atomic_checkpoint = dict(type='AtomicCheckpointHook', backend_args=dict(backend=
 # Every rank's random generator states go into each checkpoint and come back on resume, so that
 # a resumed run draws the drop-path masks and augmentations of the uninterrupted one.
 rng_state_hook = dict(type='RNGStateHook')
+# The hooks every mmsola config runs (custom_hooks = [..., *_base_.reliability_hooks]):
+# RNGStateHook as above; FiniteLossHook stops at the first iteration whose loss is NaN or
+# infinite, before it is saved; DatasetCheckHook refuses an empty training set and labels outside
+# the classes, naming the file.
+reliability_hooks = [rng_state_hook, dict(type='FiniteLossHook'), dict(type='DatasetCheckHook')]

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmsola.utils.image_files import check_image
+
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 # ImageNet normalisation of mmpretrain / mmseg / mmdet configs (0-255 scale)
@@ -237,6 +239,8 @@ class ImageSource:
         if not files:
             raise FileNotFoundError(f'{folder} holds no image ({", ".join(IMAGE_SUFFIXES)})')
         self.files = files[:num_images]
+        for path in self.files:  # a broken file fails here, before any model runs
+            check_image(str(path))
         self.num = len(self.files)
         self.description = f'{what} ({self.num} of {len(files)})'
 

@@ -10,10 +10,11 @@ from .checks import (CheckpointError, DatasetNotFoundError, adopt_resumed_seed, 
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
                      set_work_dir, toolkit_of)
 from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
+from .run_errors import run_error_message
 
 __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
-    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir'
+    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message'
 ]

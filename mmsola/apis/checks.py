@@ -7,7 +7,8 @@
   (same parameter names and shapes); otherwise :class:`CheckpointError` names a few missing,
   unexpected and differently shaped keys. The model's names and shapes come from a skeleton
   built on the ``meta`` device (no weights are allocated or initialised).
-- :func:`check_pretrained`: the ``Pretrained`` checkpoints named in ``init_cfg`` exist.
+- :func:`check_pretrained`: the ``Pretrained`` checkpoints named in ``init_cfg`` exist and
+  can be read.
 - :func:`resolve_resume`: the checkpoint ``--resume`` without a value continues from.
 - :func:`adopt_resumed_seed`: a resumed run without a configured seed takes the seed of the
   run it continues.
@@ -23,12 +24,11 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..utils.checkpoint_file import CheckpointError, is_remote, read_checkpoint
 from .config import init_toolkit
 
 # Dataset wrappers (RepeatDataset, ClassBalancedDataset, ...) keep the real one here.
 _WRAPPED = ('dataset', 'datasets')
-# Checkpoints on a remote backend are left to mmengine's loaders.
-_REMOTE = re.compile(r'^[a-z][a-z0-9+.-]*://', re.IGNORECASE)
 # mmengine's Runner strips this prefix (a DDP-wrapped model's) before loading.
 _MODULE_PREFIX = re.compile(r'^module\.')
 _EXAMPLES = 5
@@ -66,15 +66,7 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset the config reads is not where it looks; the message says how to fix it."""
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or does not fit the model."""
-
-
 # ----------------------------------------------------------------------------- datasets
-def _is_remote(path: str) -> bool:
-    return bool(_REMOTE.match(str(path)))
-
-
 def _unwrap(dataset: dict, key: str) -> Iterator[Tuple[dict, str]]:
     """The real datasets under wrappers, with their dotted config keys."""
     inner = dataset.get('dataset')
@@ -98,6 +90,10 @@ def _dataset_paths(dataset: dict, key: str) -> List[Tuple[str, str, bool]]:
     ann_file = dataset.get('ann_file') or ''
     if ann_file:
         paths.append((osp.join(root, ann_file), f'{key}.ann_file', False))
+    elif dataset.get('split') and osp.isfile(osp.join(root, 'meta', f"{dataset['split']}.txt")):
+        # mmpretrain's ImageNet(split=...) reads meta/<split>.txt when it is there
+        paths.append((osp.join(root, 'meta', f"{dataset['split']}.txt"), f'{key}.split',
+                      False))
     prefix = dataset.get('data_prefix', '')
     if not prefix and dataset.get('split'):  # mmpretrain's ImageNet(split=...)
         prefix = dataset['split']
@@ -117,6 +113,8 @@ def _problem(path: str, folder: bool) -> Optional[str]:
         return 'is not a folder'
     if not folder and not osp.isfile(path):
         return 'is not a file'
+    if not folder and osp.getsize(path) == 0:
+        return 'is empty (0 bytes)'
     if folder:
         with os.scandir(path) as entries:
             if next(entries, None) is None:
@@ -130,7 +128,7 @@ def _datasets_of(cfg: Config, split: str) -> Iterator[Tuple[dict, str]]:
     if not loader or not isinstance(loader.get('dataset'), dict):
         return
     for dataset, key in _unwrap(loader['dataset'], f'{split}_dataloader.dataset'):
-        if dataset.get('backend_args') or _is_remote(dataset.get('data_root') or ''):
+        if dataset.get('backend_args') or is_remote(dataset.get('data_root') or ''):
             continue  # remote storage: mmengine's file backends decide
         yield dataset, key
 
@@ -141,7 +139,7 @@ def _evaluator_files(cfg: Config, split: str) -> Iterator[Tuple[str, str]]:
     many = isinstance(evaluator, (list, tuple))
     for i, metric in enumerate(evaluator if many else [evaluator]):
         ann_file = (metric or {}).get('ann_file') if isinstance(metric, dict) else None
-        if ann_file and not _is_remote(ann_file):
+        if ann_file and not is_remote(ann_file):
             yield ann_file, f'{split}_evaluator' + (f'.{i}' if many else '') + '.ann_file'
 
 
@@ -150,7 +148,7 @@ def check_datasets(cfg: Config, splits: Sequence[str] = ('train', 'val')) -> Non
 
     For each dataloader the run uses (validation only when ``val_cfg`` is set), the data
     root, annotation file and image / label folders of its dataset (wrappers unwrapped) and
-    the ``ann_file`` of its evaluator must exist; folders must not be empty.
+    the ``ann_file`` of its evaluator must exist; folders and files must not be empty.
 
     Raises:
         DatasetNotFoundError: naming each missing path with its config key, the layout the
@@ -216,15 +214,20 @@ def _pretrained_cfgs(node, key: str) -> Iterator[Tuple[dict, str]]:
 
 
 def check_pretrained(cfg: Config) -> None:
-    """Check that every local ``Pretrained`` checkpoint in ``cfg.model``'s init_cfgs exists.
+    """Check that every local ``Pretrained`` checkpoint in ``cfg.model``'s init_cfgs exists
+    and can be read (its tensors memory-mapped, not loaded).
 
     Raises:
         CheckpointError: naming the config key and the ways out (convert a classification
-            checkpoint, point the key elsewhere, or train from scratch).
+            checkpoint, point the key elsewhere, or train from scratch), or why the file
+            cannot be read.
     """
     for init_cfg, key in _pretrained_cfgs(cfg.model, 'model'):
         path = init_cfg.get('checkpoint')
-        if not path or _is_remote(path) or osp.isfile(path):
+        if not path or is_remote(path):
+            continue
+        if osp.isfile(path):
+            read_checkpoint(path, f'{key}.checkpoint', mmap=True)
             continue
         raise CheckpointError(
             f'{key}.checkpoint={path!r}: no such file. It is the ImageNet-1K backbone the '
@@ -232,30 +235,6 @@ def check_pretrained(cfg: Config) -> None:
             f'`python tools/model_converters/cls2backbone.py IN1K_CKPT {path}`, or point to '
             f'yours with --cfg-options {key}.checkpoint=PATH, or train from scratch with '
             f'--cfg-options {key}=None.')
-
-
-def _read_checkpoint(path: str, what: str) -> dict:
-    """A checkpoint file as a dict, its tensors memory-mapped (not read) where possible."""
-    if not osp.exists(path):
-        raise CheckpointError(f'{what} {path!r}: no such file.')
-    if not osp.isfile(path):
-        raise CheckpointError(f'{what} {path!r} is not a file.')
-    try:
-        try:  # memory-mapped: only the header is read, not the tensors
-            ckpt = torch.load(path, map_location='cpu', mmap=True, weights_only=True)
-        except RuntimeError as err:
-            if 'mmap' not in str(err):
-                raise
-            ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # truncated, not a checkpoint, or pickled objects
-        first = str(err).splitlines()[0] if str(err) else repr(err)
-        raise CheckpointError(
-            f'{what} {path!r} cannot be read as a checkpoint ({type(err).__name__}: {first}). '
-            'Is it complete, and was it written by torch.save?') from err
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f'{what} {path!r} holds a {type(ckpt).__name__}, not a state '
-                              'dict.')
-    return ckpt
 
 
 def _state_dict(ckpt: dict, path: str, what: str) -> Dict[str, torch.Tensor]:
@@ -310,9 +289,9 @@ def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
             missing from it, some of its keys are not in the model, or shapes differ; the
             message lists a few of each.
     """
-    if _is_remote(path):
+    if is_remote(path):
         return
-    ckpt = _read_checkpoint(path, what)
+    ckpt = read_checkpoint(path, what, mmap=True)
     if resume and not (isinstance(ckpt.get('meta'), dict) and 'iter' in ckpt['meta']
                        and 'optimizer' in ckpt):
         raise CheckpointError(
@@ -356,7 +335,7 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
         return resume
     from mmengine.runner import find_latest_checkpoint
     latest = find_latest_checkpoint(cfg.work_dir)
-    if latest is None or _is_remote(latest) or osp.isfile(latest):
+    if latest is None or is_remote(latest) or osp.isfile(latest):
         return latest
     found = sorted(f for f in os.listdir(cfg.work_dir) if f.endswith('.pth'))
     raise CheckpointError(

@@ -59,17 +59,21 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg_options: dotted-key overrides, as ``DictAction`` parses them.
 
     Raises:
-        ConfigError: the file does not exist, lacks mmsola in ``custom_imports``, or has a
-            scope that is not a supported toolkit.
+        ConfigError: the file does not exist, lacks mmsola in ``custom_imports``, has a
+            scope that is not a supported toolkit, or ``cfg_options`` name a key the config
+            does not have or give a value of the wrong type
+            (:func:`~mmsola.apis.cfg_options.check_cfg_options`).
     """
     if not osp.isfile(path):
         raise ConfigError(f'config file {path!r} does not exist; the configs shipped with '
                           'mmsola are under configs/ (e.g. configs/upernet_sola_t_ade20k.py)')
     cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
     _check_custom_imports(cfg, path)
     toolkit_of(cfg)
+    if cfg_options:
+        from .cfg_options import check_cfg_options
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
     return cfg
 
 

@@ -13,14 +13,12 @@ class CheckpointMismatchError(ValueError):
 
 
 def _state_dict_of(checkpoint: str) -> dict:
-    from mmengine.runner.checkpoint import CheckpointLoader
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(ckpt.get(key), dict):
-                return ckpt[key]
-        return ckpt
-    raise CheckpointMismatchError(f'{checkpoint} holds no state dict (got {type(ckpt)})')
+    from mmsola.utils import load_checkpoint_dict
+    ckpt = load_checkpoint_dict(checkpoint)  # CheckpointError: missing, damaged, refused
+    for key in ('state_dict', 'model'):
+        if isinstance(ckpt.get(key), dict):
+            return ckpt[key]
+    return ckpt
 
 
 def _listing(keys, more_than: int = 5) -> str:

@@ -131,7 +131,7 @@ def test_checkpoint_loads_into_the_backbone(erf_tool, tmp_path):
     classifier.backbone = trained  # its state dict, as a classifier saves it (with metadata)
     torch.save({'state_dict': classifier.state_dict()}, path)
     fresh = erf_tool.BackboneFactory('tiny').build(pattern)
-    erf_tool.load_weights(fresh, str(path))
+    erf_tool.load_weights(fresh, erf_tool.read_weights([str(path)])[str(path)], str(path))
     for k, v in trained.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
 

@@ -125,6 +125,13 @@ def test_checkpoints_that_do_not_fit(data, shapes, work_dir, tmp_path):
            work_dir, "load_from '", '0 missing, 0 unexpected, 2 of another shape',
            'decode_head.conv_seg.weight: checkpoint (19, 512, 1, 1) vs model (150, 512, 1, 1)')
 
+    # a whole training state (iteration, optimizer), but of the classifier
+    in1k_run = _fake_checkpoint(tmp_path / 'epoch_3.pth', shapes[IN1K], meta=dict(epoch=3, iter=9),
+                                optimizer=dict(state={}, param_groups=[]))
+    _fails('train', [REPO_ROOT / UPERNET, '--resume', in1k_run,
+                     *_options(UPERNET, data[UPERNET], work_dir)], work_dir,
+           f"--resume '{in1k_run}' does not fit the model", 'unexpected: head.fc.weight')
+
     weights_only = _fake_checkpoint(tmp_path / 'published.pth', shapes[UPERNET])
     _fails('train', [REPO_ROOT / UPERNET, '--resume', weights_only,
                      *_options(UPERNET, data[UPERNET], work_dir)], work_dir,
@@ -134,7 +141,7 @@ def test_checkpoints_that_do_not_fit(data, shapes, work_dir, tmp_path):
 def test_resume_from_work_dir_whose_latest_checkpoint_is_broken_or_gone(data, work_dir):
     # last_checkpoint names the user's iter_8.pth, which is not a checkpoint
     _fails('train', [REPO_ROOT / IN1K, '--resume', *_options(IN1K, data[IN1K], work_dir)],
-           work_dir, "--resume '", "iter_8.pth' cannot be read as a checkpoint")
+           work_dir, "--resume '", "iter_8.pth' is not a checkpoint written by torch.save")
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_9.pth'))
     _fails('train', [REPO_ROOT / IN1K, '--resume', *_options(IN1K, data[IN1K], work_dir)],
            work_dir, 'iter_9.pth', 'which does not exist', "['iter_8.pth']")

@@ -1,6 +1,7 @@
 """tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
 tools/analysis/benchmark.py measures images/s on synthetic and on dataset inputs."""
 import json
+import os
 import subprocess
 import sys
 
@@ -133,6 +134,36 @@ def test_infer_bad_input(data, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_infer_grayscale_rgba_and_16_bit_pngs(data, tmp_path):
+    """Not RGB, yet fine: the loaders convert them; each gets its drawing and label map."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / 'pngs'
+    folder.mkdir()
+    Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8), 'L').save(folder / 'gray.png')
+    Image.fromarray(rng.integers(0, 256, (40, 48, 4), dtype=np.uint8), 'RGBA').save(
+        folder / 'rgba.png')
+    Image.fromarray(rng.integers(0, 65536, (40, 48), dtype=np.uint16)).save(folder / 'deep.png')
+    assert Image.open(folder / 'deep.png').mode.startswith('I')  # 16 bits per pixel on disk
+    out = tmp_path / 'out'
+    assert infer.main([SEG_CONFIG, str(data['seg_ckpt']), str(folder), '--out-dir', str(out),
+                       '--device', 'cpu', '--cfg-options', *data['seg_options']]) == 0
+    for stem in ('gray', 'rgba', 'deep'):
+        drawn = np.asarray(Image.open(out / 'vis' / f'{stem}.png'))
+        assert drawn.shape == (40, 48, 3)
+        label_map = np.asarray(Image.open(out / 'preds' / f'{stem}.png'))
+        assert label_map.shape == (40, 48) and label_map.max() < 150
+
+
+def test_infer_refuses_a_1x1_image(data, tmp_path, capsys):
+    tiny = tmp_path / 'pixel.png'
+    Image.new('RGB', (1, 1)).save(tiny)
+    out = tmp_path / 'out'
+    assert infer.main([SEG_CONFIG, str(data['seg_ckpt']), str(tiny), '--out-dir', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('infer.py: error: ') and f'{tiny} is 1x1 pixels' in err
+    assert 'at least 32x32' in err and not out.exists()
+
+
 def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
     """As a user runs it (a fresh process)."""
     result_file = tmp_path / 'speed.json'
@@ -141,7 +172,8 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
         [sys.executable, 'tools/analysis/benchmark.py', CLS_CONFIG, str(data['cls_ckpt']),
          '--device', 'cpu', '--threads', '1', '--warmup', '1', '--repeats', '2',
          '--batch-size', '2', '--shape', '32', '48', '--out', str(result_file),
-         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True)
+         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))  # this checkout's mmsola
     assert run.returncode == 0, run.stderr[-2000:]
     printed = run.stdout
     result = json.loads(result_file.read_text())

@@ -136,7 +136,7 @@ def test_ema_selection_follows_mmengine_ema_hook(tmp_path):
 def test_cls2backbone_bad_input(tmp_path, capsys):
     missing = tmp_path / 'nope.pth'
     assert cls2backbone.main([str(missing), str(tmp_path / 'out.pth')]) == 2
-    assert f"checkpoint '{missing}' does not exist" in capsys.readouterr().err
+    assert f"IN '{missing}': no such file" in capsys.readouterr().err
 
     not_sola = tmp_path / 'resnet.pth'
     torch.save(dict(state_dict={'backbone.conv1.weight': torch.zeros(2, 3, 1, 1),
@@ -187,7 +187,7 @@ def test_publish_model_keeps_weights_and_meta_under_its_sha(trained, tmp_path, c
 
 def test_publish_model_bad_input(tmp_path, capsys):
     assert publish_model.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'x.pth')]) == 2
-    assert 'does not exist' in capsys.readouterr().err
+    assert 'no such file' in capsys.readouterr().err
     weights_only = tmp_path / 'bare.pth'
     torch.save({'conv.weight': torch.zeros(1)}, weights_only)
     assert publish_model.main([str(weights_only), str(tmp_path / 'x.pth')]) == 2

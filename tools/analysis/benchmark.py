@@ -206,6 +206,9 @@ def run(args) -> Optional[Dict]:
     from mmsola.apis import (DatasetNotFoundError, build_model, check_checkpoint,
                              check_datasets, init_toolkit, load_config)
 
+    from mmsola.utils import check_writable
+    if args.out:
+        check_writable(args.out, '--out', folder=False)
     cfg = load_config(args.config, args.cfg_options)
     init_toolkit(cfg)  # the toolkit's registries (transforms, datasets) and default scope
     if args.checkpoint:
@@ -256,11 +259,17 @@ def run(args) -> Optional[Dict]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from mmsola.apis import LauncherError
+    from mmsola.apis import LauncherError, run_error_message
     try:
         result = run(args)
     except (ValueError, LauncherError) as err:  # config, checkpoint, device, launcher
         print(f'benchmark.py: error: {err}', file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001  (a damaged image of the test set)
+        message = run_error_message(err)
+        if message is None:
+            raise
+        print(f'benchmark.py: error: {message}', file=sys.stderr)
         return 2
     if result is None:
         return 0

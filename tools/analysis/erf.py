@@ -33,6 +33,7 @@ import torch
 from mmsola.analysis.erf import (THRESHOLDS, ImageSource, area_ratio, backbone_erf,
                                  block_depth, depth_points, final_point, normalise)
 from mmsola.models import SoLAVision
+from mmsola.utils import check_writable
 
 BACKBONE_TYPES = ('SoLAVision', 'mmsola.SoLAVision')
 CLASSIFIER_TYPES = ('SoLAVisionCls', 'mmsola.SoLAVisionCls')
@@ -82,18 +83,20 @@ class BackboneFactory:
         return found[0]
 
 
-def load_weights(backbone: SoLAVision, checkpoint: str) -> None:
-    """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
-    used when present)."""
-    from mmengine.runner.checkpoint import CheckpointLoader
+def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
+    """``{path: checkpoint dict}`` of the checkpoints to load, read before anything is
+    written (a missing, damaged or refused file raises ``CheckpointError``)."""
+    from mmsola.utils import load_checkpoint_dict
+    return {c: load_checkpoint_dict(c, '--checkpoint') for c in dict.fromkeys(checkpoints) if c}
 
+
+def load_weights(backbone: SoLAVision, ckpt: dict, checkpoint: str) -> None:
+    """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
+    used when present) read from ``checkpoint``."""
     from mmsola.models.backbones.pretrained import load_pretrained
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    keys = ckpt.get('state_dict', ckpt.get('model', ckpt)) if isinstance(ckpt, dict) else {}
-    prefix = 'backbone.' if any(k.startswith('backbone.') for k in keys) else None
-    load_pretrained(backbone, checkpoint, prefix=prefix)
+    keys = ckpt.get('state_dict', ckpt.get('model', ckpt))
+    prefix = 'backbone.' if any(str(k).startswith('backbone.') for k in keys) else None
+    load_pretrained(backbone, ckpt, prefix=prefix, name=checkpoint)
 
 
 def model_list(args) -> List[Tuple[str, Optional[List[str]], Optional[str]]]:
@@ -225,11 +228,13 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        check_writable(args.out_dir, '--out-dir')
         images = ImageSource(args.images, args.num_images, args.size, args.seed)
         factory = BackboneFactory(args.arch, args.config)
         args.default_pattern = factory.default_pattern
         models = model_list(args)
-    except (ValueError, FileNotFoundError) as err:
+        weights = read_weights([checkpoint for _, _, checkpoint in models])
+    except (ValueError, FileNotFoundError) as err:  # CheckpointError is a ValueError
         print(f'erf.py: error: {err}', file=sys.stderr)
         return 2
     print(f'ERF on {images.description}, {args.size}x{args.size}, device {args.device}')
@@ -240,7 +245,7 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         backbone = factory.build(pattern)
         if checkpoint:
-            load_weights(backbone, checkpoint)
+            load_weights(backbone, weights[checkpoint], checkpoint)
         final = final_point(backbone)
         points = depth_points(backbone) if args.per_depth else [final]
         print(f"{label}: {'/'.join(backbone.layer_pattern)}, "

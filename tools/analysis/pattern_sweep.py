@@ -41,6 +41,7 @@ from mmsola.analysis.timing import (environment_info, fixed_threads, synchronize
                                     time_callable)
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.layer_pattern import parse_layer_pattern
+from mmsola.utils import check_writable
 
 
 def evenly_spaced(k: int, depth: int) -> List[int]:
@@ -169,6 +170,7 @@ def parse_args(argv=None):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
+        check_writable(args.out_dir, '--out-dir')
         patterns = sweep_patterns(args)
         images = ImageSource(args.images, args.num_images, args.erf_size, args.seed)
         with fixed_threads(args.threads):

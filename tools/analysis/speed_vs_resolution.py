@@ -127,7 +127,7 @@ def parse_arch(text: str):
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
-            raise SystemExit(f'--arch {text!r} is not valid JSON: {e}')
+            raise SystemExit(f'error: --arch {text!r} is not valid JSON: {e}')
     return text
 
 
@@ -141,16 +141,16 @@ def model_specs(args) -> List[ModelSpec]:
         specs.append(sola_spec(name, arch, args.layer_pattern, args.attn_backend))
     for path in args.config or []:
         if not Path(path).is_file():
-            raise SystemExit(f'--config {path!r} does not exist')
+            raise SystemExit(f'error: --config {path!r} does not exist')
         specs.append(config_spec(path))
     if args.compare:
         specs += [sola_spec(n, 'tiny', p, args.attn_backend) for n, p in SOLA_T_PATTERNS.items()]
         specs.append(swin_spec())
     if not specs:
-        raise SystemExit('nothing to measure: give --arch, --config or --compare')
+        raise SystemExit('error: nothing to measure: give --arch, --config or --compare')
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
-        raise SystemExit(f'model names must be unique, got {names}')
+        raise SystemExit(f'error: model names must be unique, got {names}')
     return specs
 
 
@@ -532,10 +532,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
+    from mmsola.utils import check_writable
     try:
         environment_info(args.device)  # validates the device early
+        check_writable(args.out_dir, '--out-dir')
     except ValueError as e:
-        raise SystemExit(str(e))
+        raise SystemExit(f'error: {e}')
     with fixed_threads(args.threads):
         rows = run(args)
     out = Path(args.out_dir)

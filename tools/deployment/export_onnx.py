@@ -109,7 +109,10 @@ def main(argv=None):
     from mmsola.deploy.checkpoint import CheckpointMismatchError
     from mmsola.deploy.targets import build_target
 
+    from mmsola.utils import check_writable
+
     try:
+        check_writable(args.out, '--out', folder=False)
         versions = require_deploy_deps()
         backbone_args = {}
         if args.layer_pattern:

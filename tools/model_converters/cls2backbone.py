@@ -24,7 +24,6 @@ unless ``--force``.
 import argparse
 import io
 import os.path as osp
-import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -33,7 +32,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
-from mmsola.utils import AtomicLocalBackend
+from mmsola.utils import (AtomicLocalBackend, CheckpointError, OutputPathError, check_writable,
+                          read_checkpoint)
 
 PREFIX = 'backbone.'
 NUM_STAGES = 4
@@ -45,16 +45,11 @@ class ConversionError(ValueError):
 
 
 def load_checkpoint_file(path: str) -> dict:
-    """``torch.load`` a local checkpoint on the CPU, weights-only, with clear errors."""
-    if not osp.isfile(path):
-        raise ConversionError(f'checkpoint {path!r} does not exist')
+    """A local checkpoint on the CPU, weights-only (:func:`mmsola.utils.read_checkpoint`)."""
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ConversionError(f'{path} is not a checkpoint torch can load ({err})') from err
-    if not isinstance(ckpt, dict):
-        raise ConversionError(f'{path} holds a {type(ckpt).__name__}, not a checkpoint dict')
-    return ckpt
+        return read_checkpoint(path, 'IN')
+    except CheckpointError as err:
+        raise ConversionError(str(err)) from err
 
 
 def select_weights(ckpt: dict, use_ema: bool = True) -> Tuple[Dict[str, torch.Tensor], str]:
@@ -146,6 +141,10 @@ def convert(src: str, dst: str, use_ema: bool = True,
         raise ConversionError('IN and OUT are the same file; write the backbone elsewhere')
     if osp.exists(dst) and not force:
         raise ConversionError(f'{dst} exists; pass --force to replace it')
+    try:
+        check_writable(dst, 'OUT', folder=False)
+    except OutputPathError as err:
+        raise ConversionError(str(err)) from err
     ckpt = load_checkpoint_file(src)
     state, weights = select_weights(ckpt, use_ema)
     backbone, added = backbone_state(state, out_indices)

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
-from mmsola.utils import AtomicLocalBackend
+from mmsola.utils import AtomicLocalBackend, check_writable, read_checkpoint
 
 KEEP = ('state_dict', 'meta')
 
@@ -54,14 +54,10 @@ def publish(src: str, out: str) -> dict:
         ValueError: ``src`` is missing or not a checkpoint with a ``state_dict``, or a
             different file already has the published name.
     """
-    if not osp.isfile(src):
-        raise ValueError(f'checkpoint {src!r} does not exist')
-    try:
-        ckpt = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001  (any unreadable file gets the same message)
-        raise ValueError(f'{src} is not a checkpoint torch can load ({err})') from err
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict):
-        found = list(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
+    check_writable(out, 'OUT', folder=False)  # OutputPathError, a ValueError
+    ckpt = read_checkpoint(src, 'IN')  # CheckpointError (a ValueError) says what is wrong
+    if not isinstance(ckpt.get('state_dict'), dict):
+        found = list(ckpt)[:6]
         raise ValueError(f'{src} has no state_dict (found {found}); give a checkpoint '
                          'written by mmengine (tools/train.py)')
     slim = {k: ckpt[k] for k in KEEP if k in ckpt}

@@ -1,6 +1,6 @@
 """Load pretrained weights into a module and report how much of it they cover."""
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Union
 
 from torch import nn
 
@@ -25,9 +25,12 @@ def strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
     return out
 
 
-def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = None,
-                    map_location: str = 'cpu') -> dict:
-    """Load ``checkpoint`` (path or URL, mmengine's loaders) into ``module``, non-strictly.
+def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
+                    prefix: Optional[str] = None, map_location: str = 'cpu',
+                    name: Optional[str] = None) -> dict:
+    """Load ``checkpoint`` (a path, a URL, or a checkpoint dict already read) into
+    ``module``, non-strictly. Files are read by :func:`mmsola.utils.load_checkpoint_dict`
+    (weights-only; a damaged or refused file raises its ``CheckpointError``).
 
     Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
     prefix removed; tensors whose shape differs are skipped. The share of the module's keys
@@ -37,14 +40,20 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
     Returns:
         dict with ``matched``, ``total``, ``missing``, ``unexpected``, ``mismatched``.
 
+    Args:
+        name: how the messages call a checkpoint given as a dict (default: the path).
+
     Raises:
         RuntimeError: the checkpoint matches none of the module's keys (a wrong prefix or a
             checkpoint of another model); the message names a few expected and found keys.
     """
     from mmengine.logging import print_log
-    from mmengine.runner.checkpoint import CheckpointLoader
 
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location)
+    from mmsola.utils.checkpoint_file import load_checkpoint_dict
+    if isinstance(checkpoint, dict):
+        ckpt, checkpoint = checkpoint, name or 'the checkpoint'
+    else:
+        ckpt = load_checkpoint_dict(checkpoint, map_location=map_location)
     state_dict = ckpt
     if isinstance(ckpt, dict):
         for key in ('state_dict', 'model'):
