@@ -224,9 +224,9 @@ def test_under_ddp_the_step_is_the_single_process_one(tmp_path):
     import torch.distributed as dist
     from mmengine.model import MMDistributedDataParallel
 
-    from tests.tools.tool_runs import free_port
     plain_steps, plain_log = _sgd_step(_classifier(drop_path=0.))
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{free_port()}', rank=0,
+    # a file store: no TCP port to pick (and lose to another process)
+    dist.init_process_group('gloo', init_method=f"file://{tmp_path / 'store'}", rank=0,
                             world_size=1)
     try:
         model = _classifier(drop_path=0.)

@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,12 +61,6 @@ def run_cli(argv: Sequence[str], env: Optional[Dict[str, str]] = None,
                     **(env or {}))
     return subprocess.run(list(argv), cwd=REPO_ROOT, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def snapshot(folder) -> Dict[str, str]:
