@@ -17,7 +17,7 @@ from typing import Iterable
 
 import torch
 
-from mmsola.utils import MMENGINE_CHECKPOINT_GLOBALS, AtomicLocalBackend
+from mmsola.utils import AtomicLocalBackend, allow_mmengine_checkpoint_globals
 
 # pickled config classes of training scripts, read as data (see InertConfig)
 FOREIGN_CONFIG_CLASSES = ('yacs.config.CfgNode', )
@@ -40,7 +40,11 @@ class InertConfig:
 
 
 def _safe_globals(config_classes: Iterable[str]) -> list:
-    return [*MMENGINE_CHECKPOINT_GLOBALS, *((InertConfig, name) for name in config_classes)]
+    # only the stand-ins: torch's safe_globals context removes what it added on exit, so
+    # listing mmengine's types here would take them off the process-wide allow-list that
+    # `import mmsola` set (resume and load_from would then fail); they are allowed already
+    allow_mmengine_checkpoint_globals()
+    return [(InertConfig, name) for name in config_classes]
 
 
 def _unpickler_reason(err: Exception) -> str:
