@@ -24,7 +24,7 @@ from mmengine.logging import print_log
 from .synthetic_ade import MANIFEST, SPLITS, _sha256, build_atomically, read_manifest
 
 FAR_CUE_ROOT = 'data/sola_far_cue'
-FAR_CUE_VERSION = 1
+FAR_CUE_VERSION = 2
 FAR_CUE_CLASSES = ('background', 'red object', 'green object', 'blue object')
 FAR_CUE_PALETTE = [[120, 120, 120], [220, 40, 40], [40, 190, 60], [50, 80, 230]]
 FAR_CUE_METAINFO = dict(classes=FAR_CUE_CLASSES, palette=FAR_CUE_PALETTE)
@@ -69,7 +69,7 @@ def render_far_cue(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, np.
 
     which = int(rng.integers(3))
     cy, cx = size / 2 + rng.uniform(-0.06, 0.06, 2) * size
-    mask = shape_mask(SHAPES[which], y, x, cy, cx, size * rng.uniform(0.12, 0.15))
+    mask = shape_mask(SHAPES[which], y, x, cy, cx, size * rng.uniform(0.16, 0.2))
     image[mask] = rng.uniform(200, 235) + rng.normal(0, 6, (int(mask.sum()), 1))
     cls = int(colour_of_shape[which])
     label[mask] = 2 + cls
@@ -104,8 +104,8 @@ def _write(tmp: Path, seed: int, sizes: Dict[str, int], image_size: int) -> dict
 
 
 def ensure_far_cue_dataset(root: Union[str, Path] = FAR_CUE_ROOT, seed: int = 0,
-                           num_train: int = 400, num_val: int = 100,
-                           image_size: int = 96) -> Tuple[Path, bool]:
+                           num_train: int = 1000, num_val: int = 200,
+                           image_size: int = 64) -> Tuple[Path, bool]:
     """Reuse the far-cue dataset at ``root`` if it was built with these settings, else build
     it. Returns ``(root, built)``; a ``root`` holding something else is an error."""
     root = Path(root)

@@ -18,9 +18,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('root', nargs='?', default=FAR_CUE_ROOT, help='dataset directory')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--num-train', type=int, default=400)
-    p.add_argument('--num-val', type=int, default=100)
-    p.add_argument('--image-size', type=int, default=96)
+    p.add_argument('--num-train', type=int, default=1000)
+    p.add_argument('--num-val', type=int, default=200)
+    p.add_argument('--image-size', type=int, default=64)
     return p.parse_args(argv)
 
 
