@@ -34,7 +34,8 @@ def shrink(data_root: Path):
             'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.end=2']
     for split in ('val', 'test'):
         opts += [f'{split}_dataloader.dataset.data_root={data_root}',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False',
+                 f'{split}_dataloader.num_workers=0',
+                 f'{split}_dataloader.persistent_workers=False',
                  f'{split}_dataloader.batch_size=2',
                  f'{split}_dataloader.dataset.pipeline.1.scale=(32,32)']
     return opts
