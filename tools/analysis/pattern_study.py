@@ -19,8 +19,9 @@ and the seed (recipe, schedule and, per seed, the data order stay) and is evalua
 config's test split with its own evaluator. Writes ``study.csv`` (per pattern: softmax
 blocks per stage, params, FLOPs and latency at the config's test size, the metric's mean,
 spread, min and max over the seeds, the Pareto fronts) and ``study.png`` (the metric against
-FLOPs and against latency) into ``--work-dir``, with every run's own work dir under ``runs/``. Started again, a study reuses
-the finished runs and resumes a half-finished one from its checkpoint.
+FLOPs and against latency) into ``--work-dir``, with every run's own work dir under
+``runs/``. Started again, a study reuses the finished runs and resumes a half-finished one
+from its checkpoint.
 """
 import argparse
 import os
