@@ -1,10 +1,11 @@
 # mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
 # VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options,
-# DEMO_ARGS options of tools/demo/run_demo.py (e.g. DEMO_ARGS='--seed 1').
+# DEMO_ARGS options of tools/demo/run_demo.py (e.g. DEMO_ARGS='--seed 1'), STUDY_ARGS options of
+# tools/analysis/pattern_study.py for `make pattern-study` (e.g. STUDY_ARGS='--seeds 1').
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: install test demo
+.PHONY: install test demo pattern-study
 
 install:
 	@MMSOLA_VENV=$(abspath $(VENV)) bash tools/install.sh
@@ -14,3 +15,7 @@ test: install
 
 demo: install
 	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)
+
+pattern-study: install
+	$(PYTHON) tools/demo/make_far_cue_dataset.py
+	$(PYTHON) tools/analysis/pattern_study.py configs/demo/fpn_sola_far_cue_demo.py $(STUDY_ARGS)

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
@@ -67,6 +67,15 @@ def build_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
         if int(value) != value or value < low:
             raise ValueError(f'{name} must be an integer >= {low} (every class must fit in '
                              f'each split), got {value!r}')
+    return build_atomically(root, lambda tmp: _write_splits(
+        tmp, seed, {'training': num_train, 'validation': num_val}, image_size, progress))
+
+
+def build_atomically(root: Union[str, Path], write: Callable[[Path], dict]) -> Path:
+    """Build a generated dataset: ``write(tmp)`` fills a temporary sibling of ``root`` and
+    returns the manifest, which is written last before the directory is renamed to ``root``
+    (so ``root`` is absent or complete). ``root`` must not exist."""
+    root = Path(root)
     if root.exists():
         raise FileExistsError(f'{root} already exists; remove it or choose another root')
     tmp = root.parent / f'.{root.name}.partial-{os.getpid()}'
@@ -74,8 +83,7 @@ def build_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)  # with the user's umask (tempfile.mkdtemp would make it 0700)
     try:
-        manifest = _write_splits(tmp, seed, {'training': num_train, 'validation': num_val},
-                                 image_size, progress)
+        manifest = write(tmp)
         (tmp / '.gitignore').write_text('*\n')  # generated data: never committed
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + '\n')
         os.rename(tmp, root)

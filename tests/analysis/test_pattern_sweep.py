@@ -3,6 +3,7 @@ import csv
 
 import pytest
 
+from mmsola.analysis.patterns import evenly_spaced, rule_patterns
 from tests.script_loading import load_script
 
 
@@ -11,15 +12,15 @@ def sweep():
     return load_script('tools/analysis/pattern_sweep.py')
 
 
-def test_evenly_spaced_rule_gives_the_presets(sweep):
+def test_evenly_spaced_rule_gives_the_presets():
     """k softmax blocks at the end of k equal runs: the tiny and small presets' stage 3."""
     tiny = ['LL', 'LLLL', 'LLLLLLLL', 'LLLS']
-    assert sweep.rule_patterns(tiny, 2, [0, 1, 2, 4, 8]) == [
+    assert rule_patterns(tiny, 2, [0, 1, 2, 4, 8]) == [
         ['LL', 'LLLL', p, 'LLLS'] for p in
         ('LLLLLLLL', 'LLLLLLLS', 'LLLSLLLS', 'LSLSLSLS', 'SSSSSSSS')]
-    assert sweep.evenly_spaced(3, 21) == [6, 13, 20]  # small: (LLLLLLS) x 3
+    assert evenly_spaced(3, 21) == [6, 13, 20]  # small: (LLLLLLS) x 3
     with pytest.raises(ValueError, match='cannot place 9 softmax blocks'):
-        sweep.evenly_spaced(9, 8)
+        evenly_spaced(9, 8)
 
 
 def test_patterns_from_list_and_rule_without_repeats(sweep):

@@ -27,7 +27,6 @@ into ``--out-dir``.
 """
 import argparse
 import csv
-import math
 import sys
 import time
 from pathlib import Path
@@ -37,50 +36,17 @@ import torch
 
 from mmsola.analysis.erf import ImageSource, area_ratio, backbone_erf, final_point, normalise
 from mmsola.analysis.flops import report_backbone
+from mmsola.analysis.patterns import collect_patterns
 from mmsola.analysis.timing import (environment_info, fixed_threads, synchronizer,
                                     time_callable)
 from mmsola.models import SoLAVision
-from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 from mmsola.utils import check_writable
-
-
-def evenly_spaced(k: int, depth: int) -> List[int]:
-    """Positions (0-based) of k blocks among ``depth``: the last block of each of k equal runs."""
-    if not 0 <= k <= depth:
-        raise ValueError(f'cannot place {k} softmax blocks in a stage of {depth} blocks')
-    return [math.floor((j + 1) * depth / k + 0.5) - 1 for j in range(k)]
-
-
-def rule_patterns(base: Sequence[str], stage: int, counts: Sequence[int]) -> List[List[str]]:
-    """Patterns with k 'S' blocks evenly spaced in ``stage`` (0-based) and 'L' elsewhere in it;
-    the other stages as ``base``."""
-    patterns = []
-    for k in counts:
-        blocks = ['L'] * len(base[stage])
-        for pos in evenly_spaced(k, len(blocks)):
-            blocks[pos] = 'S'
-        pattern = list(base)
-        pattern[stage] = ''.join(blocks)
-        patterns.append(pattern)
-    return patterns
 
 
 def sweep_patterns(args) -> List[List[str]]:
     """The explicit ``--patterns`` followed by the rule's, without repeats."""
-    base = parse_layer_pattern(args.base_pattern) if args.base_pattern else \
-        SoLAVision.resolve_arch(args.arch)['layer_pattern']
-    patterns = [parse_layer_pattern(p) for p in args.patterns or []]
-    if args.softmax_blocks:
-        if not 1 <= args.stage <= len(base):
-            raise ValueError(f'--stage {args.stage}: stages are numbered 1..{len(base)}')
-        patterns += rule_patterns(base, args.stage - 1, args.softmax_blocks)
-    unique = []
-    for p in patterns:
-        if p not in unique:
-            unique.append(p)
-    if not unique:
-        raise ValueError('nothing to sweep: give --patterns and/or --softmax-blocks')
-    return unique
+    base = args.base_pattern or SoLAVision.resolve_arch(args.arch)['layer_pattern']
+    return collect_patterns(args.patterns, base, args.softmax_blocks, args.stage)
 
 
 def measure_pattern(args, pattern: List[str], images: ImageSource,
