@@ -352,12 +352,12 @@ def adopt_resumed_seed(cfg: Config) -> None:
     to the checkpoint's seed: the resumed run would train on other batches, with other
     augmentations, than the interrupted one. Call after :func:`check_checkpoint`.
     """
-    if not cfg.get('resume') or not cfg.get('load_from') or _is_remote(cfg.load_from):
+    if not cfg.get('resume') or not cfg.get('load_from') or is_remote(cfg.load_from):
         return
     randomness = dict(cfg.get('randomness') or {})
     if randomness.get('seed') is not None:
         return
-    seed = (_read_checkpoint(cfg.load_from, '--resume').get('meta') or {}).get('seed')
+    seed = (read_checkpoint(cfg.load_from, '--resume', mmap=True).get('meta') or {}).get('seed')
     if seed is not None:
         cfg.randomness = dict(randomness, seed=int(seed))
         print_log(f'--resume: randomness.seed={int(seed)}, the seed of the run it continues '
