@@ -4,7 +4,8 @@ Importing mmsola registers its modules in mmengine's root registries (so mmdet, 
 mmpretrain find them through ``custom_imports``), checks the versions of the OpenMMLab packages
 in use, and lets torch's weights-only loader read mmengine's own checkpoints.
 """
-from .utils import allow_mmengine_checkpoint_globals, check_imported_versions
+from .checkpoint import allow_mmengine_checkpoint_globals
+from .utils import check_imported_versions
 from .version import __version__
 
 check_imported_versions()

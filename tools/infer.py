@@ -75,7 +75,7 @@ def collect_images(paths: Sequence[str]) -> List[str]:
 
 def checkpoint_dataset_meta(checkpoint: str) -> Optional[dict]:
     """``meta['dataset_meta']`` of a checkpoint, or None."""
-    from mmsola.utils import read_checkpoint
+    from mmsola.checkpoint import read_checkpoint
     meta = read_checkpoint(checkpoint, mmap=True).get('meta')
     return (meta or {}).get('dataset_meta')
 

@@ -24,14 +24,13 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..utils.checkpoint_file import CheckpointError, is_remote, read_checkpoint
+from mmsola.checkpoint import CheckpointError, diff_keys, is_remote, read_checkpoint, state_dict_of
 from .config import init_toolkit
 
 # Dataset wrappers (RepeatDataset, ClassBalancedDataset, ...) keep the real one here.
 _WRAPPED = ('dataset', 'datasets')
 # mmengine's Runner strips this prefix (a DDP-wrapped model's) before loading.
 _MODULE_PREFIX = re.compile(r'^module\.')
-_EXAMPLES = 5
 
 # Dataset type -> (layout under its data root, how to get it).
 _LAYOUTS: Dict[str, Tuple[str, str]] = {
@@ -238,10 +237,10 @@ def check_pretrained(cfg: Config) -> None:
 
 
 def _state_dict(ckpt: dict, path: str, what: str) -> Dict[str, torch.Tensor]:
-    """The checkpoint's weights, keys as mmengine's Runner loads them (``module.`` off)."""
-    state_dict = ckpt.get('state_dict', ckpt)
-    if not isinstance(state_dict, dict) or not state_dict or not all(
-            isinstance(v, torch.Tensor) for v in state_dict.values()):
+    """The checkpoint's weights as mmengine's Runner loads them: its ``'state_dict'`` entry
+    (or the file itself), keys without ``module.``."""
+    state_dict = state_dict_of(ckpt, f'{what} {path!r}', entries=('state_dict', ))
+    if not state_dict or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise CheckpointError(f'{what} {path!r} holds no state dict of tensors (neither the '
                               "file nor its 'state_dict' entry).")
     return {_MODULE_PREFIX.sub('', k): v for k, v in state_dict.items()}
@@ -262,15 +261,6 @@ def model_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
                   'the CPU to read its parameter names', logger='current', level=10)
         model = registry.MODELS.build(cfg.model)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def _by_module(keys: List[str]) -> str:
-    """How many keys per top-level module, e.g. ``'decode_head: 62, backbone: 6'``."""
-    counts: Dict[str, int] = {}
-    for key in keys:
-        top = key.split('.')[0].split(':')[0]
-        counts[top] = counts.get(top, 0) + 1
-    return ', '.join(f'{name}: {n}' for name, n in counts.items())
 
 
 def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
@@ -298,25 +288,13 @@ def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
             f'{what} {path!r} holds weights but not the training state (iteration, '
             'optimizer) a run continues from, e.g. a published or converted checkpoint. To '
             f'start a new run from its weights, use --cfg-options load_from={path} instead.')
-    state = _state_dict(ckpt, path, what)
-    own = model_shapes(cfg)
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {own[k]}' for k in own
-              if k in state and tuple(state[k].shape) != own[k]]
-    if not (missing or unexpected or shapes):
-        return
-    lines = [f'{what} {path!r} does not fit the model of {cfg.filename or "the config"} '
-             f'({len(own)} keys): {len(missing)} missing, {len(unexpected)} unexpected, '
-             f'{len(shapes)} of another shape.']
-    for label, keys in (('missing', missing), ('unexpected', unexpected),
-                        ('shape differs', shapes)):
-        if keys:
-            more = f' ... (+{len(keys) - _EXAMPLES} more)' if len(keys) > _EXAMPLES else ''
-            lines.append(f'  {label}: {", ".join(keys[:_EXAMPLES])}{more} [{_by_module(keys)}]')
-    lines.append('Use a checkpoint written by a run of this config (a backbone-only '
-                 'checkpoint belongs in model.backbone.init_cfg, not here).')
-    raise CheckpointError('\n'.join(lines))
+    diff = diff_keys(model_shapes(cfg), _state_dict(ckpt, path, what))
+    if diff:
+        raise CheckpointError(diff.message(
+            f'{what} {path!r} does not fit the model of {cfg.filename or "the config"} '
+            f'({diff.total} keys)',
+            'Use a checkpoint written by a run of this config (a backbone-only checkpoint '
+            'belongs in model.backbone.init_cfg, not here).'))
 
 
 def resolve_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:

@@ -7,7 +7,7 @@ Nothing is created: the nearest existing folder above the path must be a writabl
 import os
 import os.path as osp
 
-from .checkpoint_file import is_remote
+from mmsola.checkpoint.reading import is_remote
 
 
 class OutputPathError(ValueError):

@@ -20,11 +20,11 @@ torch).
 import pytest
 import torch
 
+from mmsola.checkpoint import select_prefix
 from mmsola.convert import convert_mlla_checkpoint
 from mmsola.convert import mlla_keys
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.attention import LinearAttentionCore
-from mmsola.models.backbones.pretrained import strip_prefix
 from mmsola.ops.linear_attention import interface
 from tests.script_loading import REPO_ROOT
 
@@ -64,7 +64,7 @@ def arch_of(mlla, pattern=None) -> dict:
 def backbone_part(state: dict) -> dict:
     """The ``backbone.`` keys without the prefix, with their metadata (module versions, the
     RoPE layout), as the toolkits' loaders pass them on."""
-    return strip_prefix(state, 'backbone.')
+    return select_prefix(state, 'backbone.')
 
 
 def _assert_matches(out: torch.Tensor, ref: torch.Tensor, what: str) -> None:

@@ -32,8 +32,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
-from mmsola.utils import (AtomicLocalBackend, CheckpointError, OutputPathError, check_writable,
-                          read_checkpoint)
+from mmsola.checkpoint import CheckpointError, read_checkpoint, select_prefix, state_dict_of
+from mmsola.utils import AtomicLocalBackend, OutputPathError, check_writable
 
 PREFIX = 'backbone.'
 NUM_STAGES = 4
@@ -44,30 +44,19 @@ class ConversionError(ValueError):
     """A checkpoint that cannot be converted; the message says why and what to do."""
 
 
-def load_checkpoint_file(path: str) -> dict:
-    """A local checkpoint on the CPU, weights-only (:func:`mmsola.utils.read_checkpoint`)."""
-    try:
-        return read_checkpoint(path, 'IN')
-    except CheckpointError as err:
-        raise ConversionError(str(err)) from err
-
-
 def select_weights(ckpt: dict, use_ema: bool = True) -> Tuple[Dict[str, torch.Tensor], str]:
     """The classifier weights to convert and which they are (``'ema'`` or ``'raw'``).
 
     Follows mmengine's EMAHook, which saves the EMA weights in ``state_dict`` and the raw ones
     under ``ema_state_dict`` as ``module.<key>`` (plus its ``steps`` counter).
     """
-    state = ckpt.get('state_dict', ckpt)
-    if not isinstance(state, dict):
-        raise ConversionError(f"the checkpoint's state_dict is a {type(state).__name__}")
+    state = state_dict_of(ckpt, 'the checkpoint', entries=('state_dict', ))
     ema = ckpt.get('ema_state_dict')
     if ema is None:
         return state, 'raw'
     if use_ema:
         return state, 'ema'
-    raw = OrderedDict((k[len('module.'):], v) for k, v in ema.items()
-                      if k.startswith('module.'))
+    raw = select_prefix(ema, 'module.')
     raw._metadata = getattr(state, '_metadata', None)  # same modules, same versions
     return raw, 'raw'
 
@@ -100,7 +89,7 @@ def backbone_state(state: Dict[str, torch.Tensor],
     Returns:
         (state dict with the ``backbone.`` prefix and its ``_metadata``, added keys)
     """
-    kept = OrderedDict((k, v) for k, v in state.items() if k.startswith(PREFIX))
+    kept = select_prefix(state, PREFIX, strip=False)  # with its version metadata
     if not any(k.startswith(PREFIX + 'stem.') for k in kept):
         raise ConversionError(
             f'no SoLAVision backbone in the checkpoint (no {PREFIX}stem.* keys; found keys '
@@ -118,11 +107,6 @@ def backbone_state(state: Dict[str, torch.Tensor],
         kept[f'{key}.weight'] = torch.ones(widths[i], dtype=dtype)
         kept[f'{key}.bias'] = torch.zeros(widths[i], dtype=dtype)
         added += [f'{key}.weight', f'{key}.bias']
-    metadata = getattr(state, '_metadata', None)
-    if metadata is not None:
-        root = PREFIX[:-1]
-        kept._metadata = OrderedDict((k, v) for k, v in metadata.items()
-                                     if k == root or k.startswith(PREFIX))
     return kept, added
 
 
@@ -145,8 +129,11 @@ def convert(src: str, dst: str, use_ema: bool = True,
         check_writable(dst, 'OUT', folder=False)
     except OutputPathError as err:
         raise ConversionError(str(err)) from err
-    ckpt = load_checkpoint_file(src)
-    state, weights = select_weights(ckpt, use_ema)
+    try:
+        ckpt = read_checkpoint(src, 'IN')
+        state, weights = select_weights(ckpt, use_ema)
+    except CheckpointError as err:
+        raise ConversionError(str(err)) from err
     backbone, added = backbone_state(state, out_indices)
     dropped = [k for k in state if not k.startswith(PREFIX)]
     source_meta = ckpt.get('meta') or {}

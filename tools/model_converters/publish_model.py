@@ -23,7 +23,8 @@ from typing import Optional, Sequence
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
-from mmsola.utils import AtomicLocalBackend, check_writable, read_checkpoint
+from mmsola.checkpoint import read_checkpoint
+from mmsola.utils import AtomicLocalBackend, check_writable
 
 KEEP = ('state_dict', 'meta')
 

@@ -1,35 +1,18 @@
 """Load pretrained weights into a module and report how much of it they cover."""
-from collections import OrderedDict
+import logging
 from typing import Optional, Union
 
 from torch import nn
 
-# BN step counters: not weights, and they would match any BN layer of the same name.
-_COUNTERS = 'num_batches_tracked'
-
-
-def strip_prefix(state_dict: dict, prefix: str) -> OrderedDict:
-    """Keep the keys under ``prefix`` (without it), carrying the ``_metadata`` along.
-
-    The metadata holds each module's ``version`` (and SoLAVision's RoPE layout), which the
-    load hooks (``_version``) need. ``prefix`` ends with a dot.
-    """
-    out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                      if k.startswith(prefix))
-    metadata = getattr(state_dict, '_metadata', None)
-    if metadata is not None:
-        root = prefix[:-1]
-        out._metadata = OrderedDict(
-            ('' if k == root else k[len(prefix):], v) for k, v in metadata.items()
-            if k == root or k.startswith(prefix))
-    return out
+from mmsola.checkpoint import (BN_COUNTERS, diff_keys, drop_keys, load_checkpoint_dict,
+                               select_prefix, state_dict_of)
 
 
 def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
                     prefix: Optional[str] = None, map_location: str = 'cpu',
                     name: Optional[str] = None) -> dict:
     """Load ``checkpoint`` (a path, a URL, or a checkpoint dict already read) into
-    ``module``, non-strictly. Files are read by :func:`mmsola.utils.load_checkpoint_dict`
+    ``module``, non-strictly. Files are read by :func:`mmsola.checkpoint.load_checkpoint_dict`
     (weights-only; a damaged or refused file raises its ``CheckpointError``).
 
     Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
@@ -48,52 +31,39 @@ def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
             checkpoint of another model); the message names a few expected and found keys.
     """
     from mmengine.logging import print_log
-
-    from mmsola.utils.checkpoint_file import load_checkpoint_dict
     if isinstance(checkpoint, dict):
         ckpt, checkpoint = checkpoint, name or 'the checkpoint'
     else:
         ckpt = load_checkpoint_dict(checkpoint, map_location=map_location)
-    state_dict = ckpt
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if key in ckpt and isinstance(ckpt[key], dict):
-                state_dict = ckpt[key]
-                break
-    if not isinstance(state_dict, dict):
-        raise RuntimeError(f'{checkpoint} holds no state dict (got {type(state_dict)})')
+    state_dict = state_dict_of(ckpt, str(checkpoint))
     found = list(state_dict)
     if prefix:
-        prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state_dict = strip_prefix(state_dict, prefix)
+        prefix = prefix if prefix.endswith('.') else prefix + '.'  # as the messages show it
+        state_dict = select_prefix(state_dict, prefix)
 
-    name = type(module).__name__
-    own = {k: v for k, v in module.state_dict().items() if not k.endswith(_COUNTERS)}
-    mismatched = [k for k, v in state_dict.items()
-                  if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
-    examples = [f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
-                for k in mismatched[:2]]
-    for k in mismatched:
-        del state_dict[k]
-    if not any(k in own for k in state_dict):  # before loading: the load hooks check more
+    model = type(module).__name__
+    own = module.state_dict()
+    diff = diff_keys(own, state_dict, optional=BN_COUNTERS)
+    if not diff.matched:  # before loading: the load hooks check more
         raise RuntimeError(
-            f'checkpoint {checkpoint} matches none of the {len(own)} keys of {name} '
-            f'(prefix={prefix!r}, {len(state_dict) + len(mismatched)} keys under it, '
-            f'{len(mismatched)} of them with a right name but another shape, e.g. {examples}); '
-            f'expected keys like {list(own)[:4]}, found keys like {found[:4]}')
-    result = module.load_state_dict(state_dict, strict=False)
-    missing = [k for k in result.missing_keys if k in own]
-    unexpected = list(result.unexpected_keys)
-    matched = len(own) - len(missing)
-    share = 100. * matched / len(own)
-    print_log(f'{name}: loaded {matched}/{len(own)} keys ({share:.1f}%) from {checkpoint}'
-              f' (prefix={prefix!r})', logger='current')
-    level = 30 if missing or unexpected or mismatched else 20  # WARNING / INFO
-    for label, keys in (('missing (kept at init)', missing), ('unexpected (ignored)',
-                        unexpected), ('shape mismatch (kept at init)', mismatched)):
-        if keys:
-            more = f' ... (+{len(keys) - 8})' if len(keys) > 8 else ''
-            print_log(f'{name}: {len(keys)} {label} keys: {keys[:8]}{more}',
-                      logger='current', level=level)
-    return dict(matched=matched, total=len(own), missing=missing, unexpected=unexpected,
-                mismatched=mismatched)
+            f'checkpoint {checkpoint} matches none of the {diff.total} keys of {model} '
+            f'(prefix={prefix!r}, {len(state_dict)} keys under it, {len(diff.mismatched)} of '
+            f'them with a right name but another shape, e.g. {diff.shape_lines()[:2]}); '
+            f'expected keys like {[k for k in own if not k.endswith(BN_COUNTERS)][:4]}, '
+            f'found keys like {found[:4]}')
+    mismatched = {k for k, _, _ in diff.mismatched}
+    result = module.load_state_dict(drop_keys(state_dict, mismatched), strict=False)
+    # missing and unused after the load hooks (which may rename the keys of older versions)
+    diff.missing = [k for k in result.missing_keys
+                    if not k.endswith(BN_COUNTERS) and k not in mismatched]
+    diff.unexpected = list(result.unexpected_keys)
+    share = 100. * diff.matched / diff.total
+    print_log(f'{model}: loaded {diff.matched}/{diff.total} keys ({share:.1f}%) from '
+              f'{checkpoint} (prefix={prefix!r})', logger='current')
+    if diff:
+        print_log(diff.message(f'{model}: {checkpoint} (prefix={prefix!r}) differs',
+                               'Missing and other-shape keys keep their initial values; '
+                               'unexpected ones are ignored.'),
+                  logger='current', level=logging.WARNING)
+    return dict(matched=diff.matched, total=diff.total, missing=diff.missing,
+                unexpected=diff.unexpected, mismatched=[k for k, _, _ in diff.mismatched])

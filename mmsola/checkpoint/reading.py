@@ -1,8 +1,8 @@
 """Read a checkpoint file weights-only, with one clear error for each way it can be wrong.
 
-Every mmsola tool reads checkpoints through :func:`read_checkpoint` (local files) or
-:func:`load_checkpoint_dict` (local files or URLs), so a user sees the same message whichever
-tool met the file:
+Every mmsola tool reads checkpoints through :func:`read_checkpoint` (local files, mmsola's own
+or foreign ones) or :func:`load_checkpoint_dict` (local files or URLs), so a user sees the
+same message whichever tool met the file:
 
 - missing, a folder, or empty (0 bytes: a save or copy that never finished);
 - truncated (the zip archive ``torch.save`` writes has no end) or not written by ``torch.save``;
@@ -15,9 +15,11 @@ import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import torch
+
+from .allow_list import inert_configs
 
 # How torch's weights-only unpickler names a refused global, e.g. "GLOBAL posix.system".
 _GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
@@ -42,25 +44,34 @@ def _first_line(err: BaseException) -> str:
 
 
 def _refused_message(err: pickle.UnpicklingError, name: str) -> str:
-    found = _GLOBAL.search(str(err))
     if 'refusing getattr' in str(err):  # mmsola's restricted builtins.getattr
-        what = _first_line(err).split(' while loading')[0]
-        asks = f'it asks for {what[len("refusing "):]}'
-    else:
-        asks = f'it asks to load the Python global {found.group(1)}'
-    return (f'{name} was refused: {asks}, which no checkpoint of tensors needs. mmsola '
-            'reads checkpoints weights-only and never runs code from a file. If you trust '
-            'the file, load it where it was made and re-save its weights alone: '
+        asks = _first_line(err).split(' while loading')[0][len('refusing '):]
+    else:  # with torch's own words, which a search for the error finds
+        found = _GLOBAL.search(str(err)).group(1)
+        asks = f'the Python global {found} (torch: "GLOBAL {found}")'
+    return (f'{name} was refused by torch.load(weights_only=True): it asks for {asks}, which '
+            'no checkpoint of tensors needs, and mmsola never runs code from a file. If you '
+            'trust the file, load it where it was made and re-save its weights alone: '
             "torch.save(dict(state_dict=model.state_dict()), 'weights.pth').")
 
 
-def read_checkpoint(path: str, what: str = 'checkpoint', mmap: bool = False) -> Dict[str, Any]:
+def _not_torch_message(name: str, size: int, head: bytes, detail: str) -> str:
+    return (f'{name} is not a checkpoint written by torch.save ({size} bytes, starting with '
+            f'{head[:8]!r}; {detail}), so not a checkpoint torch can load. Give the .pth file '
+            'that torch.save (e.g. a training run) wrote.')
+
+
+def read_checkpoint(path: str, what: str = 'checkpoint', mmap: bool = False,
+                    config_classes: Sequence[str] = ()) -> Dict[str, Any]:
     """``torch.load(path, weights_only=True)`` on the CPU, as a dict, or a clear error.
 
     Args:
         path: a local file.
         what: how the user named it, for the message (``'--resume'``, ``'load_from'``).
         mmap: memory-map the tensors (only the header is read) when the file allows it.
+        config_classes: pickled config classes of a foreign training script (e.g.
+            :data:`~mmsola.checkpoint.allow_list.FOREIGN_CONFIG_CLASSES`) to read as plain
+            ``OrderedDict`` data for this load (:func:`~.allow_list.inert_configs`).
 
     Raises:
         CheckpointError: the file is missing, empty, truncated, not written by
@@ -69,7 +80,7 @@ def read_checkpoint(path: str, what: str = 'checkpoint', mmap: bool = False) -> 
     """
     name = f'{what} {path!r}'
     if not osp.exists(path):
-        raise CheckpointError(f'{name}: no such file.')
+        raise CheckpointError(f'{name}: no such file (the path does not exist).')
     if not osp.isfile(path):
         raise CheckpointError(f'{name} is not a file.')
     size = osp.getsize(path)
@@ -81,26 +92,26 @@ def read_checkpoint(path: str, what: str = 'checkpoint', mmap: bool = False) -> 
     is_zip = head.startswith(_ZIP_MAGIC)
     whole_zip = is_zip and zipfile.is_zipfile(path)  # the archive's directory is at its end
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap and whole_zip)
+        with inert_configs(config_classes):
+            ckpt = torch.load(path, map_location='cpu', weights_only=True,
+                              mmap=mmap and whole_zip)
     except pickle.UnpicklingError as err:
         if _GLOBAL.search(str(err)) or 'refusing getattr' in str(err):
             raise CheckpointError(_refused_message(err, name)) from err
-        raise CheckpointError(
-            f'{name} is not a checkpoint written by torch.save ({size} bytes, starting with '
-            f'{head[:8]!r}; its pickle data cannot be read).') from err
+        raise CheckpointError(_not_torch_message(
+            name, size, head, 'its pickle data cannot be read')) from err
     except Exception as err:  # noqa: BLE001  (torch raises many types for a bad file)
         if is_zip:
             state = ('its end is missing' if not whole_zip else
                      f'{type(err).__name__}: {_first_line(err)}')
             why = (f'is truncated or damaged ({size} bytes; its zip archive cannot be read: '
                    f'{state}). Copy or download it again, or use another checkpoint.')
-        else:
-            why = (f'is not a checkpoint written by torch.save ({size} bytes, starting with '
-                   f'{head[:8]!r}; {type(err).__name__}: {_first_line(err)}).')
-        raise CheckpointError(f'{name} {why}') from err
+            raise CheckpointError(f'{name} {why}') from err
+        raise CheckpointError(_not_torch_message(
+            name, size, head, f'{type(err).__name__}: {_first_line(err)}')) from err
     if not isinstance(ckpt, dict):
         raise CheckpointError(
-            f'{name} holds a {type(ckpt).__name__}, not a checkpoint: a dict of tensors '
+            f'{name} holds a {type(ckpt).__name__}, not a checkpoint dict: a dict of tensors '
             "(a state dict) or mmengine's dict with 'state_dict' and 'meta'.")
     return ckpt
 
