@@ -83,6 +83,23 @@ def test_partial_match_is_reported(classifier, tmp_path, logged):
                                classifier.backbone.stages[3].blocks[0].mlp.fc1.weight)
 
 
+def test_other_init_cfgs_run_first_and_init_cfg_is_left_as_given(classifier, tmp_path):
+    """A Constant init under a classifier checkpoint: what the checkpoint lacks (norm0-2)
+    keeps the Constant values, the rest is the checkpoint's; ``init_cfg`` is not touched."""
+    path = tmp_path / 'cls.pth'
+    torch.save({'state_dict': classifier.state_dict()}, path)
+    init_cfg = [dict(type='Constant', layer='LayerNorm', val=0.5, bias=0.25),
+                dict(type='Pretrained', checkpoint=str(path), prefix='backbone.')]
+    model = small_backbone(out_indices=(0, 1, 2, 3), init_cfg=init_cfg)
+    given = model.init_cfg
+    model.init_weights()
+    assert model.init_cfg is given and model.init_cfg == init_cfg and model.is_init
+    assert torch.all(model.norm0.weight == 0.5) and torch.all(model.norm2.bias == 0.25)
+    assert torch.equal(model.norm3.weight, classifier.backbone.norm3.weight)
+    assert torch.equal(model.stages[1].blocks[0].norm1.weight,
+                       classifier.backbone.stages[1].blocks[0].norm1.weight)
+
+
 @pytest.mark.parametrize('state_dict,prefix', [
     ({'backbone.foo.weight': torch.zeros(3)}, 'backbone.'),  # another model
     (None, 'model.'),  # the right model under a wrong prefix

@@ -5,7 +5,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, initialize
 from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -328,19 +328,18 @@ class SoLAVision(BaseModule):
     # -------------------------------------------------------------------- weights and lr
     def init_weights(self) -> None:
         """Load ``init_cfg``'s Pretrained checkpoint (logged, checked); other init_cfg types
-        go through mmengine. Without an init_cfg the constructor's init is kept."""
+        go through mmengine's initializers first, as in ``BaseModule.init_weights``. Without
+        an init_cfg the constructor's init is kept."""
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
         cfgs = [c for c in cfgs if c]
         # type='Pretrained', or the class itself in new-style (lazy) configs
         pretrained = [c for c in cfgs if getattr(c.get('type'), '__name__', c.get('type'))
                       in ('Pretrained', 'PretrainedInit')]
-        others = [c for c in cfgs if c not in pretrained]
         if not pretrained:
             return super().init_weights()
-        if others:
-            init_cfg, self.init_cfg = self.init_cfg, others
-            super().init_weights()
-            self.init_cfg = init_cfg
+        others = [c for c in cfgs if c not in pretrained]
+        if others:  # e.g. a Kaiming init under the checkpoint; no submodule has init_weights
+            initialize(self, others)
         for cfg in pretrained:
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
                             map_location=cfg.get('map_location', 'cpu'))
