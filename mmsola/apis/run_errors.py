@@ -1,10 +1,10 @@
 """Turn the errors a run meets in its data or its loss into one line for the user.
 
-The tools build the Runner only after :mod:`mmsola.apis.checks`; what is found later (a
-damaged image, labels outside the classes, a loss that is not finite) raises inside
-``runner.train()`` / ``runner.test()``, often in a dataloader worker, whose traceback hides the
-message. :func:`run_error_message` returns that message (None for other errors, which keep
-their traceback).
+The tools build the Runner only after the checks of :mod:`~mmsola.apis.dataset_checks` and
+:mod:`~mmsola.apis.checkpoint_checks`; what is found later (a damaged image, labels outside
+the classes, a loss that is not finite) raises inside ``runner.train()`` / ``runner.test()``,
+often in a dataloader worker, whose traceback hides the message. :func:`run_error_message`
+returns that message (None for other errors, which keep their traceback).
 """
 import re
 from typing import Optional
