@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ..rope import DEFAULT_ROPE_LAYOUT
-from .naive import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
+from .torch_backend import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
 
 LINEAR_ATTENTION_OP_NAME = 'mmsola::linear_attention_fwd'
 LINEAR_ATTENTION_BWD_OP_NAME = 'mmsola::linear_attention_bwd'
