@@ -3,7 +3,7 @@ by autograd, in float64 for float64 inputs (what the tests and the other impleme
 checked against).
 
 The torch backend of the op (the same function with a hand-written backward, in cache-sized
-token chunks on CPU) is :mod:`.torch_backend`; the Triton backend is :mod:`.fused`.
+token blocks on CPU) is :mod:`.torch_backend`; the Triton backend is :mod:`.fused`.
 """
 from typing import Optional, Tuple
 

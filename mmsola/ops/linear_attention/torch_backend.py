@@ -4,8 +4,9 @@
 :func:`.naive.linear_attention_torch` with a hand-written backward, in the form the
 ``mmsola::linear_attention_*`` custom ops use for ``backend='torch'``: the forward keeps only
 q, k, v and the small (d x d) state for the backward (the reference under autograd keeps about
-five (B, H, N, d) fp32 tensors). On CPU both passes walk the tokens in chunks sized to stay in
-cache (:func:`token_chunks`).
+five (B, H, N, d) fp32 tensors). On CPU both passes walk the tokens in blocks sized to stay in
+cache (:func:`token_blocks`; "chunk" is the Triton kernels' split of the token axis across
+programs, :func:`.fused.token_chunks`).
 """
 from typing import List, Optional, Tuple
 
@@ -13,9 +14,9 @@ import torch
 
 from ..rope import DEFAULT_ROPE_LAYOUT, check_rope_args, rope_2d_cos_sin
 
-# CPU passes work on token chunks whose (B, H, chunk, d) temporaries are about this large
-CHUNK_BYTES = 1 << 19
-CHUNK_MIN_TOKENS = 64
+# CPU passes work on token blocks whose (B, H, block, d) temporaries are about this large
+BLOCK_BYTES = 1 << 19
+BLOCK_MIN_TOKENS = 64
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -62,17 +63,18 @@ def _rotate(x: torch.Tensor, rot, transposed: bool = False) -> torch.Tensor:
     return out
 
 
-def token_chunks(x: torch.Tensor, compute: torch.dtype) -> List[slice]:
-    """Token ranges the CPU passes work on, so that one (B, H, chunk, d) temporary stays about
-    ``CHUNK_BYTES`` and the ~20 elementwise passes over it run in cache rather than memory.
-    One range on other devices (kernel launches cost more than traffic there) or when N fits.
+def token_blocks(x: torch.Tensor, compute: torch.dtype) -> List[slice]:
+    """Token ranges the CPU passes work on, one after the other, so that one (B, H, block, d)
+    temporary stays about ``BLOCK_BYTES`` and the ~20 elementwise passes over it run in cache
+    rather than memory. One range on other devices (kernel launches cost more than traffic
+    there) or when N fits.
     """
     b, h, n, d = x.shape
     per_token = b * h * d * torch.finfo(compute).bits // 8
-    chunk = max(CHUNK_MIN_TOKENS, CHUNK_BYTES // max(per_token, 1))
-    if x.device.type != 'cpu' or chunk >= n:
+    block = max(BLOCK_MIN_TOKENS, BLOCK_BYTES // max(per_token, 1))
+    if x.device.type != 'cpu' or block >= n:
         return [slice(0, n)]
-    return [slice(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+    return [slice(start, min(start + block, n)) for start in range(0, n, block)]
 
 
 def _rows(rot, sl: slice):
@@ -81,7 +83,7 @@ def _rows(rot, sl: slice):
 
 
 def _assemble(parts: List[torch.Tensor], slices: List[slice], shape, dtype) -> torch.Tensor:
-    """The per-chunk results as one (B, H, N, d) tensor (no copy for a single chunk)."""
+    """The per-block results as one (B, H, N, d) tensor (no copy for a single block)."""
     if len(parts) == 1:
         return parts[0].to(dtype)
     out = parts[0].new_empty(shape, dtype=dtype)
@@ -98,12 +100,12 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 
     ``KV = rope(phi(k))^T v`` (B, H, d, d) and ``s = sum_n phi(k)`` (B, H, d) are sums over
     tokens in the compute dtype (float32; float64 for float64 inputs), saved for the backward.
-    Two passes over token chunks (:func:`token_chunks`): the sums, then the outputs.
+    Two passes over token blocks (:func:`token_blocks`): the sums, then the outputs.
     """
     compute = compute_dtype(q)
     num_tokens = q.shape[-2]
     rot = _rotation(hw, q, rope_layout, compute)
-    slices = token_chunks(q, compute)
+    slices = token_blocks(q, compute)
     kv = ks = None
     for sl in slices:
         kf = _phi(k[:, :, sl], compute)
@@ -134,13 +136,13 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
         dv  = kr dKV                dq  = dqf phi'(q)           dk  = dkf phi'(k)
         phi'(x) = 1 if x > 0 else e^x  =  min(phi(x), 1)
 
-    Two passes over token chunks: dq and the sums dKV, ds; then dk and dv.
+    Two passes over token blocks: dq and the sums dKV, ds; then dk and dv.
     """
     compute = compute_dtype(q)
     num_tokens = q.shape[-2]
     kv, ks = kv.to(compute), ks.to(compute)
     rot = _rotation(hw, q, rope_layout, compute)
-    slices = token_chunks(q, compute)
+    slices = token_blocks(q, compute)
     dkv = ds = None
     dqs = []
     for sl in slices:
