@@ -50,13 +50,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ..rope import DEFAULT_ROPE_LAYOUT, rope_span_heads
+from ..rope import DEFAULT_ROPE_LAYOUT, ROPE_BASE, rope_span_heads
 
-SUPPORTED_HEAD_DIMS = (16, 32, 48, 64, 96, 128)
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
-# log2 of the RoPE base (10000, as in mmsola.ops.rope.ROPE_BASE)
-_LOG2_ROPE_BASE = tl.constexpr(math.log2(10000.0))
+# the kernels compute theta = ROPE_BASE ** -x as exp2(-x * log2(ROPE_BASE))
+_LOG2_ROPE_BASE = tl.constexpr(math.log2(ROPE_BASE))
 
 # runtime integers that must not be specialised (they change with the image size)
 _DYNAMIC = ['N', 'W', 'CHUNK']
