@@ -32,6 +32,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ..eager import is_plain_eager
 from ..rope import DEFAULT_ROPE_LAYOUT
 from .torch_backend import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
 
@@ -150,10 +151,7 @@ _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
 def _use_custom_op(*tensors: Tensor) -> bool:
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-    return (torch.compiler.is_compiling() or torch.jit.is_tracing()
-            or _get_current_dispatch_mode() is not None
-            or any(type(x) not in _PLAIN_TENSOR_TYPES for x in tensors))
+    return not is_plain_eager() or any(type(x) not in _PLAIN_TENSOR_TYPES for x in tensors)
 
 
 def linear_attention_call(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
