@@ -52,33 +52,31 @@ def _kernel_context(x: Tensor):
         yield
 
 
+def _implementation(backend: str):
+    """``(forward, backward)`` functions of a resolved ``backend`` ('triton' | 'torch'); the
+    torch pair is looked up at each call (so it can be wrapped, e.g. to record its dtypes)."""
+    if backend == 'triton':
+        from .fused import fused_linear_attention_bwd, fused_linear_attention_fwd
+        return fused_linear_attention_fwd, fused_linear_attention_bwd
+    if backend == 'torch':
+        return linear_attention_torch_fwd, linear_attention_torch_bwd
+    raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+
+
 def _forward(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float, backend: str,
              rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
+    forward, _ = _implementation(backend)
     with _kernel_context(q):
-        if backend == 'triton':
-            from .fused import fused_linear_attention_fwd
-            o, kv, ks = fused_linear_attention_fwd(q, k, v, _grid(h, w), eps,
-                                                    rope_layout=rope_layout)
-        elif backend == 'torch':
-            o, kv, ks = linear_attention_torch_fwd(q, k, v, _grid(h, w), eps, rope_layout)
-        else:
-            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+        o, kv, ks = forward(q, k, v, _grid(h, w), eps, rope_layout=rope_layout)
     return o.contiguous(), kv.contiguous(), ks.contiguous()
 
 
 def _backward_impl(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: Tensor,
                    h: int, w: int, eps: float, backend: str,
                    rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
+    _, backward = _implementation(backend)
     with _kernel_context(q):
-        if backend == 'triton':
-            from .fused import fused_linear_attention_bwd
-            grads = fused_linear_attention_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
-                                               rope_layout=rope_layout)
-        elif backend == 'torch':
-            grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
-                                               rope_layout)
-        else:
-            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+        grads = backward(do, q, k, v, kv, ks, _grid(h, w), eps, rope_layout=rope_layout)
     return tuple(g.contiguous() for g in grads)
 
 
