@@ -25,6 +25,8 @@ from typing import Tuple
 
 import torch
 
+from .eager import is_plain_eager
+
 ROPE_BASE = 10000.0
 ROPE_LAYOUTS = ('mlla', 'per_head')
 DEFAULT_ROPE_LAYOUT = 'mlla'
@@ -88,13 +90,10 @@ def rope_2d_angles(hw: Tuple[int, int], head_dim: int, num_heads: int = 1,
 
 
 def _cacheable(hw) -> bool:
-    """True in plain eager execution with a static grid: not under torch.compile, jit tracing
-    or a dispatch mode (fake tensors of torch.export, FLOP counters), and ``hw`` plain ints
-    (never symbolic sizes), so a cached tensor can neither leak into a trace nor be keyed on a
-    value that changes."""
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-    return (not torch.compiler.is_compiling() and not torch.jit.is_tracing()
-            and all(type(v) is int for v in hw) and _get_current_dispatch_mode() is None)
+    """True in plain eager execution (:func:`mmsola.ops.eager.is_plain_eager`) with ``hw``
+    plain ints (never symbolic sizes), so a cached tensor can neither leak into a trace nor be
+    keyed on a value that changes."""
+    return is_plain_eager() and all(type(v) is int for v in hw)
 
 
 def rope_2d_cos_sin(hw: Tuple[int, int], head_dim: int, num_heads: int = 1,

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from mmsola.models import SoLAVision
-from mmsola.ops.linear_attention import naive
+from mmsola.ops.linear_attention import naive, torch_backend
 
 REFERENCE = Path(__file__).resolve().parents[1] / 'data' / 'sola_v1_reference.pth'
 # every kind ('L', 'S', 'H'), head dims 4 and 8, HSB on, four outputs; ~54k parameters
@@ -138,21 +138,21 @@ def test_old_checkpoint_is_refused_by_the_default_layout(reference):
 
 
 @pytest.mark.parametrize('hw', [(9, 113), None])
-def test_token_chunked_torch_passes_match_the_float64_reference(monkeypatch, hw):
-    """The CPU forward and backward work on token chunks (sums over chunks): with chunks of
+def test_token_blocked_torch_passes_match_the_float64_reference(monkeypatch, hw):
+    """The CPU forward and backward work on token blocks (sums over blocks): with blocks of
     64 tokens, an odd N and strided fp32 inputs, outputs and every gradient still match the
     autograd reference in float64."""
-    monkeypatch.setattr(naive, 'CHUNK_BYTES', 64 * 2 * 2 * 16 * 4)
+    monkeypatch.setattr(torch_backend, 'BLOCK_BYTES', 64 * 2 * 2 * 16 * 4)
     gen = torch.Generator().manual_seed(0)
     b, heads, n, d = 2, 2, 9 * 113, 16
     qk = torch.randn(b, n, 2 * heads * d, generator=gen)
     q, k = (t.reshape(b, n, heads, d).transpose(1, 2) for t in qk.chunk(2, dim=-1))
     v = torch.randn(b, n, heads, d, generator=gen).transpose(1, 2)
     do = torch.randn(b, n, heads, d, generator=gen).transpose(1, 2)
-    assert len(naive.token_chunks(q, torch.float32)) == 16  # 15 of 64 tokens, one of 57
+    assert len(torch_backend.token_blocks(q, torch.float32)) == 16  # 15 of 64 tokens, one of 57
 
-    o, kv, ks = naive.linear_attention_torch_fwd(q, k, v, hw)
-    grads = naive.linear_attention_torch_bwd(do, q, k, v, kv, ks, hw)
+    o, kv, ks = torch_backend.linear_attention_torch_fwd(q, k, v, hw)
+    grads = torch_backend.linear_attention_torch_bwd(do, q, k, v, kv, ks, hw)
     q64, k64, v64 = (t.detach().double().requires_grad_() for t in (q, k, v))
     ref = naive.linear_attention_torch(q64, k64, v64, hw)
     ref.backward(do.double())

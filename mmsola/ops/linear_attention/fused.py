@@ -37,11 +37,12 @@ and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
 Compilation. ``N``, the grid width ``W`` and ``CHUNK`` are runtime integers listed in
 ``do_not_specialize`` (``NC`` is the grid size), so a new resolution reuses the compiled
 kernel; ``NUM_HEADS`` and ``ROPE_HEADS`` are ordinary runtime integers (specialised as Triton
-does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time constants are only the head dim, whether RoPE is applied, the dot
-precision, the trig path (CUDA PTX or interpreter) and the block sizes, which depend on head
-dim and dtype only (no autotuning). Strides are specialised by Triton as usual (divisibility
-by 16): for the supported head dims (multiples of 16) every stride of a (B, heads, N, d) view
-of a contiguous tensor is a multiple of 16 whatever N is.
+does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time
+constants are only the head dim, whether RoPE is applied, the dot precision, the trig path
+(CUDA PTX or interpreter) and the block sizes, which depend on head dim and dtype only (no
+autotuning). Strides are specialised by Triton as usual (divisibility by 16): for the
+supported head dims (multiples of 16) every stride of a (B, heads, N, d) view of a contiguous
+tensor is a multiple of 16 whatever N is.
 """
 import math
 from typing import Optional, Tuple
@@ -50,13 +51,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ..rope import DEFAULT_ROPE_LAYOUT, rope_span_heads
+from ..rope import DEFAULT_ROPE_LAYOUT, ROPE_BASE, rope_span_heads
 
-SUPPORTED_HEAD_DIMS = (16, 32, 48, 64, 96, 128)
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
-# log2 of the RoPE base (10000, as in mmsola.ops.rope.ROPE_BASE)
-_LOG2_ROPE_BASE = tl.constexpr(math.log2(10000.0))
+# the kernels compute theta = ROPE_BASE ** -x as exp2(-x * log2(ROPE_BASE))
+_LOG2_ROPE_BASE = tl.constexpr(math.log2(ROPE_BASE))
 
 # runtime integers that must not be specialised (they change with the image size)
 _DYNAMIC = ['N', 'W', 'CHUNK']
@@ -525,10 +523,10 @@ KERNEL_NAMES = ('_fwd_kernel', '_bwd_kernel', '_fwd_state_kernel', '_fwd_out_ker
 # host side
 # ---------------------------------------------------------------------------------------------
 
+# How the values below and in _config were chosen: benchmarks/RESULTS.md, "Kernel defaults".
 # Programs to aim for per streaming multiprocessor: the token axis is split into
 # (_PROGRAMS_PER_SM * SMs) // (B * heads) chunks, so the one-pass kernels (one program per
-# batch-head) run once B * heads exceeds half that many programs. 8 was the best of 2, 4, 8
-# and 16 on an H100 over the two large benchmark shapes (benchmarks/RESULTS.md).
+# batch-head) run once B * heads exceeds half that many programs.
 _PROGRAMS_PER_SM = 8
 # A split chunk covers at least this many token blocks (shorter ones cost more in launches and
 # workspace than they gain in parallelism).
@@ -538,17 +536,8 @@ _CPU_TARGET_PROGRAMS = 4  # under the interpreter: keep the grid small
 
 def _config(head_dim: int, dtype: torch.dtype, backward: bool) -> Tuple[int, int, int]:
     """(BLOCK_N, num_warps, num_stages): fixed per head dim, dtype and direction (no autotuning,
-    nothing depends on N).
-
-    bf16/fp16 with 16 < d <= 32 and 48 < d <= 64: from a sweep on an H100 (triton 3.6) with
-    ``_PROGRAMS_PER_SM = 8`` (``benchmarks/tune_linear_attention.py``, benchmarks/RESULTS.md):
-    few warps per program won (the programs are serial loops over token blocks, and more of
-    them per SM hide the loop's latency better than wider ones). The others were chosen from
-    Triton's sm_90 compilation alone: the backward keeps two (d x d) fp32 states per program and
-    fp32 inputs use FMA (IEEE) dots, both of which need smaller token blocks or more warps; fp32
-    with d >= 96 also needs a single pipeline stage in the backward (and 8 warps in the forward:
-    16 kept a stack frame with triton 3.6). Every config compiles without a stack frame
-    (spills) with triton 3.6 and 3.8 (``tests/ops/compile_for_gpu.py``).
+    nothing depends on N). Every config must compile without a stack frame (spills), which
+    ``tests/ops/compile_for_gpu.py`` checks; how each was chosen: benchmarks/RESULTS.md.
     """
     if dtype == torch.float32:
         if head_dim <= 32:

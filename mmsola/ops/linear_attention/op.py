@@ -32,8 +32,9 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ..eager import is_plain_eager
 from ..rope import DEFAULT_ROPE_LAYOUT
-from .naive import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
+from .torch_backend import compute_dtype, linear_attention_torch_bwd, linear_attention_torch_fwd
 
 LINEAR_ATTENTION_OP_NAME = 'mmsola::linear_attention_fwd'
 LINEAR_ATTENTION_BWD_OP_NAME = 'mmsola::linear_attention_bwd'
@@ -51,33 +52,31 @@ def _kernel_context(x: Tensor):
         yield
 
 
+def _implementation(backend: str):
+    """``(forward, backward)`` functions of a resolved ``backend`` ('triton' | 'torch'); the
+    torch pair is looked up at each call (so it can be wrapped, e.g. to record its dtypes)."""
+    if backend == 'triton':
+        from .fused import fused_linear_attention_bwd, fused_linear_attention_fwd
+        return fused_linear_attention_fwd, fused_linear_attention_bwd
+    if backend == 'torch':
+        return linear_attention_torch_fwd, linear_attention_torch_bwd
+    raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+
+
 def _forward(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float, backend: str,
              rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
+    forward, _ = _implementation(backend)
     with _kernel_context(q):
-        if backend == 'triton':
-            from .fused import fused_linear_attention_fwd
-            o, kv, ks = fused_linear_attention_fwd(q, k, v, _grid(h, w), eps,
-                                                    rope_layout=rope_layout)
-        elif backend == 'torch':
-            o, kv, ks = linear_attention_torch_fwd(q, k, v, _grid(h, w), eps, rope_layout)
-        else:
-            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+        o, kv, ks = forward(q, k, v, _grid(h, w), eps, rope_layout=rope_layout)
     return o.contiguous(), kv.contiguous(), ks.contiguous()
 
 
 def _backward_impl(do: Tensor, q: Tensor, k: Tensor, v: Tensor, kv: Tensor, ks: Tensor,
                    h: int, w: int, eps: float, backend: str,
                    rope_layout: str) -> Tuple[Tensor, Tensor, Tensor]:
+    _, backward = _implementation(backend)
     with _kernel_context(q):
-        if backend == 'triton':
-            from .fused import fused_linear_attention_bwd
-            grads = fused_linear_attention_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
-                                               rope_layout=rope_layout)
-        elif backend == 'torch':
-            grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, _grid(h, w), eps,
-                                               rope_layout)
-        else:
-            raise ValueError(f"backend must be 'triton' or 'torch' here, got {backend!r}")
+        grads = backward(do, q, k, v, kv, ks, _grid(h, w), eps, rope_layout=rope_layout)
     return tuple(g.contiguous() for g in grads)
 
 
@@ -150,10 +149,7 @@ _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
 def _use_custom_op(*tensors: Tensor) -> bool:
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-    return (torch.compiler.is_compiling() or torch.jit.is_tracing()
-            or _get_current_dispatch_mode() is not None
-            or any(type(x) not in _PLAIN_TENSOR_TYPES for x in tensors))
+    return not is_plain_eager() or any(type(x) not in _PLAIN_TENSOR_TYPES for x in tensors)
 
 
 def linear_attention_call(q: Tensor, k: Tensor, v: Tensor, h: int, w: int, eps: float,
