@@ -9,6 +9,7 @@ Units: times in seconds, memory in bytes.
   ``MemAvailable``), to skip a point that would not fit.
 * :func:`environment_info` - device name, versions, threads and date, for CSV headers.
 * :func:`fixed_threads` - a context that pins ``torch.set_num_threads``.
+* :func:`check_device` - refuses a device other than the CPU or an available GPU.
 
 CPU peak RSS (Linux): writing ``5`` to ``/proc/self/clear_refs`` resets the kernel's RSS
 high-water mark (``VmHWM``) to the current RSS, so the peak of one call is exact and costs
@@ -37,8 +38,13 @@ DeviceLike = Union[str, torch.device]
 _PAGE_SIZE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
 
 
-def _device(device: DeviceLike) -> torch.device:
-    device = torch.device(device)
+def check_device(device: DeviceLike) -> torch.device:
+    """``device`` as a torch.device; ValueError unless it is the CPU or an available GPU."""
+    try:
+        device = torch.device(device)
+    except RuntimeError:  # torch's message lists every device type it knows
+        raise ValueError(f"device {str(device)!r} is not a device: use 'cpu' or 'cuda[:i]'") \
+            from None
     if device.type not in ('cpu', 'cuda'):
         raise ValueError(f"device {str(device)!r} is not supported: use 'cpu' or 'cuda[:i]'")
     if device.type == 'cuda' and not torch.cuda.is_available():
@@ -50,7 +56,7 @@ def _device(device: DeviceLike) -> torch.device:
 def synchronizer(device: DeviceLike) -> Callable[[], None]:
     """A function that waits for ``device``'s queued work (``torch.cuda.synchronize``);
     a no-op for the CPU."""
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         return lambda: torch.cuda.synchronize(device)
     return lambda: None
@@ -180,7 +186,7 @@ def peak_memory(fn: Callable[[], object], device: DeviceLike) -> int:
     resident set size during the call minus the RSS before it (see the module docstring);
     raises RuntimeError on a system without ``/proc``.
     """
-    device = _device(device)
+    device = check_device(device)
     gc.collect()
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
@@ -209,7 +215,7 @@ def peak_memory(fn: Callable[[], object], device: DeviceLike) -> int:
 def available_memory(device: DeviceLike) -> Optional[int]:
     """Bytes a next call may still allocate: CUDA free memory (``mem_get_info``) plus what
     PyTorch's cache holds unused; CPU ``MemAvailable`` of ``/proc/meminfo``. None if unknown."""
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         free, _ = torch.cuda.mem_get_info(device)
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
@@ -251,7 +257,7 @@ def environment_info(device: DeviceLike) -> Dict[str, object]:
     ``python``, ``cuda`` / ``cudnn`` (versions torch was built with; '' on CPU builds),
     ``cpu_memory_method`` (see :func:`cpu_peak_method`), ``date_utc`` (ISO 8601, seconds).
     """
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         index = device.index if device.index is not None else torch.cuda.current_device()
         device = torch.device('cuda', index)

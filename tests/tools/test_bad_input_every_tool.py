@@ -171,6 +171,20 @@ def test_work_dir_in_a_read_only_folder(tmp_path, capsys):
         locked.chmod(0o755)
 
 
+# --------------------------------------------------------------------------- other arguments
+def test_analysis_tools_refuse_bad_arguments_before_building(tmp_path, capsys):
+    out = tmp_path / 'out'
+    calls = [
+        ('analysis/erf', ['--images', tmp_path / 'nope', '--out-dir', out], ['does not exist'], 2),
+        ('analysis/erf', ['--compare', '--checkpoint', 'a.pth', 'b.pth', '--out-dir', out],
+         ['2 checkpoints for 3 models'], 2),
+        ('analysis/speed_vs_resolution', ['--compare', '--device', 'mps', '--out-dir', out],
+         ["'mps' is not supported"], 1),
+    ]
+    for name, argv, words, status in calls:
+        refused(name, argv, capsys, tmp_path, *words, status=status)
+
+
 # ----------------------------------------------------------------------------- cfg-options
 def _has_deploy_deps() -> bool:
     import importlib.util
