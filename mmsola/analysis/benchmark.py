@@ -20,18 +20,14 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from mmsola.utils.dataset_wrappers import pipeline_dataset
+from mmsola.utils.devices import choose_device
+
 # test-pipeline transforms that read files; synthetic inputs leave them out
 FILE_LOADERS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadDepthAnnotation')
 
 
 # ------------------------------------------------------------------------------ inputs
-def _test_dataset(cfg) -> dict:
-    dataset = cfg.test_dataloader.dataset
-    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
-        dataset = dataset['dataset']  # wrappers (RepeatDataset, ...)
-    return dataset
-
-
 def collate_fn(cfg):
     """The test dataloader's collate function (mmengine's ``pseudo_collate`` by default)."""
     from mmengine.registry import FUNCTIONS
@@ -45,7 +41,7 @@ def synthetic_batch(cfg, shape: Sequence[int], batch_size: int, seed: int = 0):
     """One batch of random ``(H, W) = shape`` uint8 images through the test pipeline (file
     and annotation loading left out) and the test collate function."""
     from mmengine.dataset import Compose
-    pipeline = [t for t in _test_dataset(cfg).pipeline
+    pipeline = [t for t in pipeline_dataset(cfg.test_dataloader.dataset).pipeline
                 if str(t['type']).split('.')[-1] not in FILE_LOADERS]
     pipeline = Compose(pipeline)
     rng = np.random.default_rng(seed)
@@ -114,19 +110,6 @@ def setup_distributed(cfg, launcher: str) -> None:
     setup_launcher(cfg, launcher)
     if launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(launcher, **dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {}))
-
-
-def pick_device(requested: Optional[str], launcher: str) -> torch.device:
-    name = requested or ('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f'--device {name}: CUDA is not available here; use --device cpu')
-        if launcher != 'none':  # one GPU per process, as mmengine binds them
-            device = torch.device('cuda', torch.cuda.current_device())
-    elif device.type != 'cpu':
-        raise ValueError(f"--device {name}: use 'cuda', 'cuda:N' or 'cpu'")
-    return device
 
 
 def report(result: Dict) -> str:
@@ -200,14 +183,15 @@ def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
             lines = str(err).splitlines()
             missing = lines[min(1, len(lines) - 1)].strip()
     setup_distributed(cfg, launcher)
-    device = pick_device(device, launcher)
+    device = choose_device(device, distributed=launcher != 'none')
 
     with fixed_threads(threads):
         batches = None
         if not (synthetic or missing):
             try:
                 batches = dataset_batches(cfg, batch_size, warmup + repeats)
-                inputs = (f'the test dataset ({_test_dataset(cfg).type}, '
+                dataset = pipeline_dataset(cfg.test_dataloader.dataset)
+                inputs = (f'the test dataset ({dataset.type}, '
                           f'{len(batches)} batches cycled) through the test pipeline')
             except FileNotFoundError as err:  # a path the checks do not know about
                 missing = str(err)

@@ -15,10 +15,10 @@ On SoLA-Vision the maps are the raw outputs of blocks (before the output LayerNo
 :class:`BlockTaps` gives the output of any block of any stage from one forward pass, so the
 ERF after each block of stages 3 and 4 costs one forward and one backward per block.
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
-The models (``tools/analysis/erf.py``): :class:`BackboneFactory` builds a SoLAVision of any
-layer pattern from an arch or a config, :func:`model_list` pairs patterns with checkpoints.
+The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
+checkpoints, :func:`load_weights` loads one into a backbone (built by
+:class:`mmsola.apis.backbone.BackboneFactory`).
 """
-import copy
 import math
 from pathlib import Path
 from typing import Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmsola.analysis.patterns import compare_patterns
 from mmsola.models import SoLAVision
 from mmsola.utils.image_files import check_image
 
@@ -279,54 +280,6 @@ class ImageSource:
 
 
 # ---------------------------------------------------------------------------------- models
-BACKBONE_TYPES = ('SoLAVision', 'mmsola.SoLAVision')
-CLASSIFIER_TYPES = ('SoLAVisionCls', 'mmsola.SoLAVisionCls')
-
-
-def compare_patterns(pattern: Sequence[str]) -> Dict[str, List[str]]:
-    """The default hybrid with its all-linear and all-softmax (every block 'S') siblings."""
-    return {'all-linear': ['L' * len(s) for s in pattern], 'hybrid': list(pattern),
-            'all-softmax': ['S' * len(s) for s in pattern]}
-
-
-def _set_pattern(model_cfg: dict, pattern: Sequence[str]) -> bool:
-    """Set ``layer_pattern`` on the SoLAVision (or SoLAVisionCls) dict inside a model config."""
-    if model_cfg.get('type') in BACKBONE_TYPES:
-        model_cfg['layer_pattern'] = list(pattern)
-        return True
-    if model_cfg.get('type') in CLASSIFIER_TYPES:
-        model_cfg['layer_pattern'] = list(pattern)
-        (model_cfg.get('backbone') or {}).pop('layer_pattern', None)
-        return True
-    return any(_set_pattern(v, pattern) for v in model_cfg.values() if isinstance(v, dict))
-
-
-class BackboneFactory:
-    """Builds the SoLAVision to analyse, with any layer pattern: from an arch preset, or from
-    a config's model (the backbone inside the built detector / segmentor / classifier)."""
-
-    def __init__(self, arch: str = 'tiny', config: Optional[str] = None):
-        self.arch, self.cfg = arch, None
-        if config:
-            from mmsola.apis import load_config
-            self.cfg = load_config(config)
-        self.default_pattern = (SoLAVision.resolve_arch(arch)['layer_pattern'] if config is None
-                                else self.build(None).layer_pattern)
-
-    def build(self, pattern: Optional[Sequence[str]]) -> SoLAVision:
-        """A fresh SoLAVision with ``pattern`` (None: the default one)."""
-        if self.cfg is None:
-            return SoLAVision(self.arch, layer_pattern=pattern, drop_path_rate=0.)
-        from mmsola.apis import build_model
-        cfg = copy.deepcopy(self.cfg)
-        if pattern is not None and not _set_pattern(cfg.model, pattern):
-            raise ValueError(f'{cfg.filename}: no SoLAVision backbone in its model config')
-        found = [m for m in build_model(cfg).modules() if isinstance(m, SoLAVision)]
-        if not found:
-            raise ValueError(f'{cfg.filename}: its model holds no SoLAVision')
-        return found[0]
-
-
 def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
     """``{path: checkpoint dict}`` of the checkpoints to load, read before anything is
     written (a missing, damaged or refused file raises ``CheckpointError``)."""

@@ -28,15 +28,11 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from torch import nn
 
-from mmsola.analysis.timing import (available_memory, check_device, environment_info,
-                                    peak_memory, synchronizer, time_callable)
+from mmsola.analysis.timing import (available_memory, environment_info, peak_memory,
+                                    synchronizer, time_callable)
+from mmsola.utils.devices import check_device
 
 DEFAULT_RESOLUTIONS = (224, 384, 512, 768, 1024, 1536, 2048)
-SOLA_T_PATTERNS = {
-    'sola-t': None,  # the arch's default: LL / LLLL / LLLSLLLS / LLLS
-    'sola-t-all-linear': ['LL', 'LLLL', 'L' * 8, 'LLLL'],
-    'sola-t-all-softmax': ['SS', 'SSSS', 'S' * 8, 'SSSS'],
-}
 ENV_COLUMNS = ('device', 'device_name', 'cpu_count', 'torch', 'triton', 'mmengine', 'mmsola',
                'python', 'cuda', 'cudnn', 'cpu_memory_method', 'date_utc')
 COLUMNS = ('model', 'description', 'params_M', 'mode', 'batch', 'resolution', 'status',
@@ -111,13 +107,13 @@ class Series:
 
 # ------------------------------------------------------------------------------------ models
 def sola_spec(name: str, arch, layer_pattern=None, attn_backend: str = 'auto') -> ModelSpec:
-    from mmsola.models import SoLAVision
+    from mmsola.apis.backbone import BackboneFactory
+    factory = BackboneFactory(arch, out_indices=(0, 1, 2, 3), attn_backend=attn_backend)
 
     def build():
-        return SoLAVision(arch=arch, layer_pattern=layer_pattern, out_indices=(0, 1, 2, 3),
-                          attn_backend=attn_backend)
+        return factory.build(layer_pattern)
 
-    pattern = layer_pattern or SoLAVision.resolve_arch(arch)['layer_pattern']
+    pattern = layer_pattern or factory.default_pattern
     pattern = '/'.join(pattern) if not isinstance(pattern, str) else pattern
     arch_desc = arch if isinstance(arch, str) else json.dumps(arch, sort_keys=True)
     return ModelSpec(name, f'SoLAVision arch={arch_desc} pattern={pattern}', build)
@@ -137,11 +133,22 @@ def swin_spec() -> ModelSpec:
                      build)
 
 
+def sola_t_comparison(attn_backend: str = 'auto') -> List[ModelSpec]:
+    """SoLA-T with its default pattern (LL / LLLL / LLLSLLLS / LLLS) and its all-linear and
+    all-softmax siblings."""
+    from mmsola.analysis.patterns import compare_patterns
+    from mmsola.models import SoLAVision
+    siblings = compare_patterns(SoLAVision.resolve_arch('tiny')['layer_pattern'])
+    return [sola_spec('sola-t', 'tiny', None, attn_backend),
+            sola_spec('sola-t-all-linear', 'tiny', siblings['all-linear'], attn_backend),
+            sola_spec('sola-t-all-softmax', 'tiny', siblings['all-softmax'], attn_backend)]
+
+
 def config_spec(path: str) -> ModelSpec:
     def build():
+        from mmsola.apis.backbone import model_backbone
         from mmsola.apis.config import build_model, load_config
-        model = build_model(load_config(path))
-        return getattr(model, 'backbone', model)
+        return model_backbone(build_model(load_config(path)))
 
     return ModelSpec(Path(path).stem, f'backbone of {path}', build)
 
@@ -179,7 +186,7 @@ def model_specs(arch: Sequence[str] = (), layer_pattern: Optional[str] = None,
             raise ValueError(f'--config {path!r} does not exist')
         specs.append(config_spec(path))
     if compare:
-        specs += [sola_spec(n, 'tiny', p, attn_backend) for n, p in SOLA_T_PATTERNS.items()]
+        specs += sola_t_comparison(attn_backend)
         specs.append(swin_spec())
     if not specs:
         raise ValueError('nothing to measure: give --arch, --config or --compare')

@@ -9,7 +9,6 @@ Units: times in seconds, memory in bytes.
   ``MemAvailable``), to skip a point that would not fit.
 * :func:`environment_info` - device name, versions, threads and date, for CSV headers.
 * :func:`fixed_threads` - a context that pins ``torch.set_num_threads``.
-* :func:`check_device` - refuses a device other than the CPU or an available GPU.
 
 CPU peak RSS (Linux): writing ``5`` to ``/proc/self/clear_refs`` resets the kernel's RSS
 high-water mark (``VmHWM``) to the current RSS, so the peak of one call is exact and costs
@@ -29,28 +28,13 @@ import statistics
 import threading
 import time
 from importlib import metadata
-from typing import Callable, Dict, Iterator, Optional, Union
+from typing import Callable, Dict, Iterator, Optional
 
 import torch
 
-DeviceLike = Union[str, torch.device]
+from mmsola.utils.devices import DeviceLike, check_device
 
 _PAGE_SIZE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
-
-
-def check_device(device: DeviceLike) -> torch.device:
-    """``device`` as a torch.device; ValueError unless it is the CPU or an available GPU."""
-    try:
-        device = torch.device(device)
-    except RuntimeError:  # torch's message lists every device type it knows
-        raise ValueError(f"device {str(device)!r} is not a device: use 'cpu' or 'cuda[:i]'") \
-            from None
-    if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f"device {str(device)!r} is not supported: use 'cpu' or 'cuda[:i]'")
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {str(device)!r} was asked for but CUDA is not available; '
-                         "use --device cpu")
-    return device
 
 
 def synchronizer(device: DeviceLike) -> Callable[[], None]:

@@ -25,10 +25,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..utils.checkpoint_file import CheckpointError, is_remote, read_checkpoint
+from ..utils.dataset_wrappers import unwrap_datasets
 from .config import init_toolkit
 
-# Dataset wrappers (RepeatDataset, ClassBalancedDataset, ...) keep the real one here.
-_WRAPPED = ('dataset', 'datasets')
 # mmengine's Runner strips this prefix (a DDP-wrapped model's) before loading.
 _MODULE_PREFIX = re.compile(r'^module\.')
 _EXAMPLES = 5
@@ -67,20 +66,6 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 # ----------------------------------------------------------------------------- datasets
-def _unwrap(dataset: dict, key: str) -> Iterator[Tuple[dict, str]]:
-    """The real datasets under wrappers, with their dotted config keys."""
-    inner = dataset.get('dataset')
-    if isinstance(inner, dict):
-        yield from _unwrap(inner, f'{key}.dataset')
-        return
-    many = dataset.get('datasets')
-    if isinstance(many, (list, tuple)):
-        for i, d in enumerate(many):
-            yield from _unwrap(d, f'{key}.datasets.{i}')
-        return
-    yield dataset, key
-
-
 def _dataset_paths(dataset: dict, key: str) -> List[Tuple[str, str, bool]]:
     """``(path, config key, is a folder)`` of the files and folders a dataset reads."""
     root = str(dataset.get('data_root') or '')
@@ -127,7 +112,7 @@ def _datasets_of(cfg: Config, split: str) -> Iterator[Tuple[dict, str]]:
     loader = cfg.get(f'{split}_dataloader')
     if not loader or not isinstance(loader.get('dataset'), dict):
         return
-    for dataset, key in _unwrap(loader['dataset'], f'{split}_dataloader.dataset'):
+    for dataset, key in unwrap_datasets(loader['dataset'], f'{split}_dataloader.dataset'):
         if dataset.get('backend_args') or is_remote(dataset.get('data_root') or ''):
             continue  # remote storage: mmengine's file backends decide
         yield dataset, key

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.analysis.erf import (BackboneFactory, BlockTaps, ImageSource, area_ratio,
-                                 area_ratios, block_depth, depth_points, final_point,
-                                 load_weights, mean_contributions, model_list, normalise,
-                                 read_weights)
+from mmsola.analysis.erf import (BlockTaps, ImageSource, area_ratio, area_ratios,
+                                 block_depth, depth_points, final_point, load_weights,
+                                 mean_contributions, model_list, normalise, read_weights)
+from mmsola.apis.backbone import BackboneFactory
 from mmsola.models import SoLAVision
 from tests.models.helpers import small_backbone
 from tests.tools.tool_runs import run_cli
@@ -127,7 +127,7 @@ def test_checkpoint_loads_into_the_backbone(tmp_path):
     classifier = torch.nn.Module()
     classifier.backbone = trained  # its state dict, as a classifier saves it (with metadata)
     torch.save({'state_dict': classifier.state_dict()}, path)
-    fresh = BackboneFactory('tiny').build(pattern)
+    fresh = BackboneFactory('tiny', drop_path_rate=0.).build(pattern)
     load_weights(fresh, read_weights([str(path)])[str(path)], str(path))
     for k, v in trained.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k

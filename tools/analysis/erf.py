@@ -30,11 +30,13 @@ from typing import Dict, Sequence
 
 import torch
 
-from mmsola.analysis.erf import (THRESHOLDS, BackboneFactory, ImageSource, backbone_erf,
-                                 depth_points, final_point, load_weights, model_list,
-                                 normalise, read_weights, result_rows)
+from mmsola.analysis.erf import (THRESHOLDS, ImageSource, backbone_erf, depth_points,
+                                 final_point, load_weights, model_list, normalise,
+                                 read_weights, result_rows)
+from mmsola.apis.backbone import BackboneFactory
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
+from mmsola.utils.devices import default_device
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -111,7 +113,7 @@ def parse_args(argv=None):
                         help='r(t) after every block of stages 3 and 4')
     parser.add_argument('--thresholds', type=float, nargs='+', default=list(THRESHOLDS))
     parser.add_argument('--seed', type=int, default=0, help='random init and noise seed')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=default_device())
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--out-dir', default='work_dirs/erf')
     args = parser.parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
     try:
         check_writable(args.out_dir, '--out-dir')
         images = ImageSource(args.images, args.num_images, args.size, args.seed)
-        factory = BackboneFactory(args.arch, args.config)
+        factory = BackboneFactory(args.arch, args.config, drop_path_rate=0.)
         models = model_list(args.layer_pattern, args.compare, args.checkpoint,
                             factory.default_pattern)
         weights = read_weights([checkpoint for _, _, checkpoint in models])
