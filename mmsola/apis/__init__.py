@@ -5,6 +5,7 @@ machine.
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
 """
+from .cli import USER_ERRORS, UserError, error_line, run_tool
 from .checks import (CheckpointError, DatasetNotFoundError, adopt_resumed_seed, check_checkpoint,
                      check_datasets, check_pretrained, model_shapes, resolve_resume)
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
@@ -16,5 +17,6 @@ __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
-    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message'
+    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message',
+    'UserError', 'USER_ERRORS', 'error_line', 'run_tool'
 ]

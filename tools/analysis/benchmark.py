@@ -70,36 +70,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> None:
     from mmsola.analysis.benchmark import report, run_benchmark
-    from mmsola.apis import LauncherError, run_error_message
-    from mmsola.utils import check_writable
-    try:
-        if args.out:
-            check_writable(args.out, '--out', folder=False)
-        result = run_benchmark(
-            args.config, args.checkpoint, cfg_options=args.cfg_options, device=args.device,
-            batch_size=args.batch_size, warmup=args.warmup, repeats=args.repeats,
-            max_seconds=args.max_seconds, synthetic=args.synthetic, shape=args.shape,
-            amp=args.amp, threads=args.threads, launcher=args.launcher)
-    except (ValueError, LauncherError) as err:  # config, checkpoint, device, launcher
-        print(f'benchmark.py: error: {err}', file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001  (a damaged image of the test set)
-        message = run_error_message(err)
-        if message is None:
-            raise
-        print(f'benchmark.py: error: {message}', file=sys.stderr)
-        return 2
-    if result is None:
-        return 0
+    from mmsola.utils import AtomicLocalBackend, check_writable
+    if args.out:
+        check_writable(args.out, '--out', folder=False)
+    result = run_benchmark(
+        args.config, args.checkpoint, cfg_options=args.cfg_options, device=args.device,
+        batch_size=args.batch_size, warmup=args.warmup, repeats=args.repeats,
+        max_seconds=args.max_seconds, synthetic=args.synthetic, shape=args.shape, amp=args.amp,
+        threads=args.threads, launcher=args.launcher)
+    if result is None:  # not rank 0
+        return
     print(report(result))
     if args.out:
-        from mmsola.utils import AtomicLocalBackend
         AtomicLocalBackend().put_text(json.dumps(result, indent=2), args.out)
         print(f'wrote {osp.abspath(args.out)}')
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    from mmsola.apis import run_tool
+    return run_tool('benchmark.py', lambda: run(args))
 
 
 if __name__ == '__main__':

@@ -34,6 +34,7 @@ from mmsola.analysis.erf import (THRESHOLDS, ImageSource, backbone_erf, depth_po
                                  final_point, load_weights, model_list, normalise,
                                  read_weights, result_rows)
 from mmsola.apis.backbone import BackboneFactory
+from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
 from mmsola.utils.devices import default_device
@@ -126,20 +127,16 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+    """Everything is checked (and the checkpoints read) before anything is written."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        check_writable(args.out_dir, '--out-dir')
-        images = ImageSource(args.images, args.num_images, args.size, args.seed)
-        factory = BackboneFactory(args.arch, args.config, drop_path_rate=0.)
-        models = model_list(args.layer_pattern, args.compare, args.checkpoint,
-                            factory.default_pattern)
-        weights = read_weights([checkpoint for _, _, checkpoint in models])
-    except (ValueError, FileNotFoundError) as err:  # CheckpointError is a ValueError
-        print(f'erf.py: error: {err}', file=sys.stderr)
-        return 2
+    check_writable(args.out_dir, '--out-dir')
+    images = ImageSource(args.images, args.num_images, args.size, args.seed)
+    factory = BackboneFactory(args.arch, args.config, drop_path_rate=0.)
+    models = model_list(args.layer_pattern, args.compare, args.checkpoint,
+                        factory.default_pattern)
+    weights = read_weights([checkpoint for _, _, checkpoint in models])
     print(f'ERF on {images.description}, {args.size}x{args.size}, device {args.device}')
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +176,11 @@ def main(argv=None) -> int:
                   f"{r['block']} ({r['kind']}) | "
                   + ' | '.join(f"{r[f'r_{t:g}']:.4f}" for t in args.thresholds) + ' |')
     print(f'\nwrote {csv_path}, {out_dir / "erf.png"}, {out_dir / "erf_maps.npz"}')
-    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run_tool('erf.py', lambda: run(args))
 
 
 if __name__ == '__main__':

@@ -40,6 +40,7 @@ from mmsola.analysis.patterns import collect_patterns
 from mmsola.analysis.timing import (environment_info, fixed_threads, synchronizer,
                                     time_callable)
 from mmsola.apis.backbone import BackboneFactory
+from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
 from mmsola.utils.devices import default_device
@@ -135,17 +136,12 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        check_writable(args.out_dir, '--out-dir')
-        patterns = sweep_patterns(args)
-        images = ImageSource(args.images, args.num_images, args.erf_size, args.seed)
-        with fixed_threads(args.threads):
-            env = environment_info(args.device)
-    except (ValueError, FileNotFoundError) as err:
-        print(f'pattern_sweep.py: error: {err}', file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> None:
+    check_writable(args.out_dir, '--out-dir')
+    patterns = sweep_patterns(args)
+    images = ImageSource(args.images, args.num_images, args.erf_size, args.seed)
+    with fixed_threads(args.threads):
+        env = environment_info(args.device)
     print(f'{len(patterns)} patterns of {args.arch} at {args.size}x{args.size} on '
           f"{env['device']}; ERF on {images.description} at {args.erf_size}x{args.erf_size}")
     rows, start = [], time.perf_counter()
@@ -172,7 +168,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"| {r['flops_G']:.2f} | {r['softmax_attn_G']:.3f} | {r['latency_ms']:.1f} "
               f"| {r['r_0_5']:.4f} |")
     print(f"\nwrote {csv_path} and {out_dir / 'pattern_sweep.png'}")
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    return run_tool('pattern_sweep.py', lambda: run(args))
 
 
 if __name__ == '__main__':

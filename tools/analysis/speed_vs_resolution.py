@@ -12,8 +12,9 @@ peak memory of one more call above what was resident before it (CUDA
 ``max_memory_allocated``; CPU peak RSS, see :mod:`mmsola.analysis.timing`). The models are
 measured side by side (each point for every model in turn); ``time_vs_ref`` and
 ``cpu_vs_ref`` divide by ``--reference`` (default Swin-T) at the same point. A point
-predicted (from the smaller resolutions of the same series) to exceed ``--time-budget`` or the free memory is skipped, and so are the larger ones;
-the CSV says so in its ``status`` column. Device, versions and settings go into every row.
+predicted (from the smaller resolutions of the same series) to exceed ``--time-budget`` or the
+free memory is skipped, and so are the larger ones; the CSV says so in its ``status`` column.
+Device, versions and settings go into every row.
 The measuring lives in :mod:`mmsola.analysis.resolution_scaling`.
 
 Models: ``--arch`` (SoLAVision presets or a JSON dict, optionally ``--layer-pattern``),
@@ -37,6 +38,7 @@ from typing import List
 from mmsola.analysis.resolution_scaling import (DEFAULT_RESOLUTIONS, Settings, model_specs, run,
                                                 summary_tables, write_csv)
 from mmsola.analysis.timing import fixed_threads
+from mmsola.apis.cli import run_tool
 
 
 # ----------------------------------------------------------------------------------- output
@@ -140,16 +142,12 @@ def settings_of(args: argparse.Namespace) -> Settings:
                     reference=args.reference)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def measure_and_write(args: argparse.Namespace) -> None:
     from mmsola.utils import check_writable
-    try:
-        settings = settings_of(args)  # validates the device early
-        check_writable(args.out_dir, '--out-dir')
-        specs = model_specs(args.arch, args.layer_pattern, args.config, args.compare,
-                            args.attn_backend)
-    except ValueError as e:
-        raise SystemExit(f'error: {e}')
+    settings = settings_of(args)  # validates the device early
+    check_writable(args.out_dir, '--out-dir')
+    specs = model_specs(args.arch, args.layer_pattern, args.config, args.compare,
+                        args.attn_backend)
     with fixed_threads(args.threads):
         rows = run(specs, settings)
     out = Path(args.out_dir)
@@ -158,7 +156,11 @@ def main(argv=None) -> int:
     plot(rows, png_path, args.reference or 'swin-t')
     print(summary_tables(rows))
     print(f'wrote {csv_path} and {png_path}')
-    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run_tool('speed_vs_resolution.py', lambda: measure_and_write(args))
 
 
 if __name__ == '__main__':
