@@ -83,9 +83,8 @@ def checkpoint_dataset_meta(checkpoint: str) -> Optional[dict]:
 def config_dataset_meta(cfg, registry) -> dict:
     """Class names and palette of the config's test dataset: its class's ``METAINFO``
     updated by the config's ``metainfo`` (dataset wrappers unwrapped)."""
-    dataset = cfg.test_dataloader.dataset
-    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
-        dataset = dataset['dataset']
+    from mmsola.utils.dataset_wrappers import pipeline_dataset
+    dataset = pipeline_dataset(cfg.test_dataloader.dataset)
     meta = dict(getattr(registry.DATASETS.get(dataset['type']), 'METAINFO', {}) or {})
     meta.update(dataset.get('metainfo') or {})
     return {k: meta[k] for k in ('classes', 'palette') if k in meta}
@@ -172,11 +171,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    import torch
-
     import mmsola  # noqa: F401  (registers SoLAVision; weights-only loading of checkpoints)
     from mmsola.apis import check_checkpoint, init_toolkit, load_config, toolkit_of
     from mmsola.utils import check_writable
+    from mmsola.utils.devices import default_device
 
     try:
         check_writable(args.out_dir, '--out-dir')  # the cheapest checks first
@@ -186,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as err:  # InferError, ConfigError, CheckpointError, OutputPathError
         print(f'infer.py: error: {err}', file=sys.stderr)
         return 2
-    args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    args.device = args.device or default_device()
     toolkit = toolkit_of(cfg)
     registry = init_toolkit(cfg)
     meta = None

@@ -7,7 +7,7 @@
 
 The metrics go to the log and to WORK_DIR/<timestamp>/<timestamp>.json. Before anything is
 built, the config, the test data, the checkpoint (exists, can be read, fits the model) and
-the output paths are checked; a problem ends the run with one message (exit status 1), as
+the output paths are checked; a problem ends the run with one message (exit status 2), as
 does a damaged image or a label outside the classes met while testing.
 """
 import argparse
@@ -21,12 +21,13 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.evaluator import DumpResults
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         add_launcher_args, build_runner, check_checkpoint, check_datasets,
-                         load_config, run_error_message, set_work_dir, setup_launcher,
+                         UserError, add_launcher_args, build_runner, check_checkpoint,
+                         check_datasets, load_config, run_tool, set_work_dir, setup_launcher,
                          toolkit_of)
 from mmsola.utils import OutputPathError, check_writable
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
+# what the checks raise; a ValueError of the test loop keeps its traceback
+USER_ERRORS = (UserError, ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
                OutputPathError)
 
 
@@ -138,25 +139,21 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv: Optional[List[str]] = None) -> dict:
-    """Test; returns the metrics (as ``Runner.test``)."""
-    args = parse_args(argv)
-    try:
-        cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        setup_launcher(cfg, args.launcher)
-    except USER_ERRORS as err:
-        sys.exit(f'error: {err}')
+def run(args: argparse.Namespace) -> dict:
+    """Test; returns the metrics (as ``Runner.test``). Raises :data:`USER_ERRORS` before
+    anything is built."""
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    setup_launcher(cfg, args.launcher)
     runner = build_runner(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(_dump_metric(toolkit_of(cfg), args.out))
-    try:
-        return runner.test()
-    except Exception as err:  # noqa: BLE001  (only the known data errors are caught)
-        message = run_error_message(err)
-        if message is None:
-            raise
-        sys.exit(f'error: {message}')
+    return runner.test()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    return run_tool('test.py', lambda: run(args), USER_ERRORS)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -6,8 +6,8 @@
 
 Before anything is built, the config, its datasets, its pretrained backbone and the
 checkpoint to resume or load from are checked, and that the work dir can be written; a
-problem ends the run with one message (exit status 1) and leaves the work dir as it was.
-What the run meets later ends it with one message too (exit status 1): a damaged image, an
+problem ends the run with one message (exit status 2) and leaves the work dir as it was.
+What the run meets later ends it with one message too (exit status 2): a damaged image, an
 empty training set or labels outside the classes (DatasetCheckHook), a loss that is not
 finite (FiniteLossHook; the last good checkpoint is kept).
 """
@@ -21,12 +21,13 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         add_launcher_args, adopt_resumed_seed, build_runner, check_checkpoint,
-                         check_datasets, check_pretrained, load_config, resolve_resume,
-                         run_error_message, set_work_dir, setup_launcher)
+                         UserError, add_launcher_args, adopt_resumed_seed, build_runner,
+                         check_checkpoint, check_datasets, check_pretrained, load_config,
+                         resolve_resume, run_tool, set_work_dir, setup_launcher)
 from mmsola.utils import OutputPathError, check_writable
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
+# what the checks raise; a ValueError of the training loop keeps its traceback
+USER_ERRORS = (UserError, ConfigError, DatasetNotFoundError, CheckpointError, LauncherError,
                OutputPathError)
 
 
@@ -104,24 +105,19 @@ def check_inputs(cfg: Config) -> None:
         adopt_resumed_seed(cfg)
 
 
-def main(argv: Optional[List[str]] = None):
-    """Train; returns the trained model (as ``Runner.train``)."""
+def run(args: argparse.Namespace):
+    """Train; returns the trained model (as ``Runner.train``). Raises :data:`USER_ERRORS`
+    before anything is built."""
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    check_inputs(cfg)
+    setup_launcher(cfg, args.launcher)
+    return build_runner(cfg).train()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        check_inputs(cfg)
-        setup_launcher(cfg, args.launcher)
-    except USER_ERRORS as err:
-        sys.exit(f'error: {err}')
-    runner = build_runner(cfg)
-    try:
-        return runner.train()
-    except Exception as err:  # noqa: BLE001  (only the known data and loss errors are caught)
-        message = run_error_message(err)
-        if message is None:
-            raise
-        sys.exit(f'error: {message}')
+    return run_tool('train.py', lambda: run(args), USER_ERRORS)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

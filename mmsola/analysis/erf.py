@@ -15,6 +15,9 @@ On SoLA-Vision the maps are the raw outputs of blocks (before the output LayerNo
 :class:`BlockTaps` gives the output of any block of any stage from one forward pass, so the
 ERF after each block of stages 3 and 4 costs one forward and one backward per block.
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
+The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
+checkpoints, :func:`load_weights` loads one into a backbone (built by
+:class:`mmsola.apis.backbone.BackboneFactory`).
 """
 import math
 from pathlib import Path
@@ -24,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmsola.analysis.patterns import compare_patterns
+from mmsola.models import SoLAVision
 from mmsola.utils.image_files import check_image
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
@@ -272,3 +277,68 @@ class ImageSource:
         for i in range(self.num):
             gen = torch.Generator().manual_seed(self.seed * 100003 + i)
             yield torch.randn(1, 3, self.size, self.size, generator=gen)
+
+
+# ---------------------------------------------------------------------------------- models
+def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
+    """``{path: checkpoint dict}`` of the checkpoints to load, read before anything is
+    written (a missing, damaged or refused file raises ``CheckpointError``)."""
+    from mmsola.utils import load_checkpoint_dict
+    return {c: load_checkpoint_dict(c, '--checkpoint') for c in dict.fromkeys(checkpoints) if c}
+
+
+def load_weights(backbone: SoLAVision, ckpt: dict, checkpoint: str) -> None:
+    """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
+    used when present) read from ``checkpoint``."""
+    from mmsola.models.backbones.pretrained import load_pretrained
+    keys = ckpt.get('state_dict', ckpt.get('model', ckpt))
+    prefix = 'backbone.' if any(str(k).startswith('backbone.') for k in keys) else None
+    load_pretrained(backbone, ckpt, prefix=prefix, name=checkpoint)
+
+
+def model_list(layer_patterns: Optional[Sequence[str]], compare: bool,
+               checkpoints: Optional[Sequence[str]], default_pattern: Sequence[str]
+               ) -> List[Tuple[str, Optional[List[str]], Optional[str]]]:
+    """(label, pattern or None for the default, checkpoint or None) per model to analyse.
+
+    Args:
+        layer_patterns: ``'L/LS/...'`` strings, one model each; with ``compare`` at most one,
+            the hybrid to compare (default: ``default_pattern``).
+        compare: the hybrid with its all-linear and all-softmax siblings.
+        checkpoints: one for every model, or one per model in order ('none': random init).
+    """
+    patterns = [s.split('/') for s in layer_patterns or []]
+    if compare:
+        base = patterns[0] if patterns else default_pattern
+        models = list(compare_patterns(base).items())
+    elif patterns:
+        models = [('/'.join(p), p) for p in patterns]
+    else:
+        models = [('default', None)]
+    ckpts = checkpoints or [None]
+    if len(ckpts) == 1:
+        ckpts = ckpts * len(models)
+    if len(ckpts) != len(models):
+        raise ValueError(f'{len(ckpts)} checkpoints for {len(models)} models '
+                         f'({[m[0] for m in models]}): give one, or one per model in that '
+                         "order ('none' for random init)")
+    return [(label, p, None if c in (None, 'none') else c)
+            for (label, p), c in zip(models, ckpts)]
+
+
+def result_rows(label: str, backbone: SoLAVision, maps: Dict, meta: Dict,
+                thresholds: Sequence[float]) -> List[Dict[str, object]]:
+    """One row per map of ``maps`` (keyed by 0-based (stage, block)): the model, its pattern,
+    ``meta``, the 1-based stage and block, depth, kind and r(t) / square side per t."""
+    rows = []
+    for (s, b), contribution in sorted(maps.items()):
+        data = normalise(contribution)
+        row = dict(model=label, layer_pattern='/'.join(backbone.layer_pattern), **meta,
+                   stage=s + 1, block=b + 1, depth=block_depth(backbone, (s, b)),
+                   kind=backbone.layer_pattern[s][b])
+        for t in thresholds:
+            side, ratio = area_ratio(data, t)
+            row[f'r_{t:g}'] = round(ratio, 6)
+            row[f'side_{t:g}'] = side
+        rows.append(row)
+    return rows

@@ -161,9 +161,8 @@ def report_backbone(backbone: SoLAVision, shape: Sequence[int],
 
 # --------------------------------------------------------------------- whole models of configs
 def _test_pipeline(cfg) -> list:
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
-        dataset = dataset['dataset']  # wrappers (RepeatDataset, ClassBalancedDataset, ...)
+    from mmsola.utils.dataset_wrappers import pipeline_dataset
+    dataset = pipeline_dataset((cfg.get('test_dataloader') or {}).get('dataset') or {})
     return dataset.get('pipeline') or cfg.get('test_pipeline') or []
 
 

@@ -169,7 +169,8 @@ def measure_cost(config: str, cfg_options: Optional[dict], pattern: Sequence[str
     options = dict(cfg_options or {})
     options['model.backbone.layer_pattern'] = list(pattern)
     counted = report_config(config, None, options)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    from mmsola.utils.devices import default_device
+    device = default_device()
     cfg = load_config(config, options)
     shape = counted['shape']
     model = tensor_mode_model(build_model(cfg, device), toolkit_of(cfg), shape)

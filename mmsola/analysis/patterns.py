@@ -3,10 +3,11 @@
 The rule puts k 'S' blocks into one stage (1-based, as in the paper) at the end of k equal
 runs of blocks and keeps the other stages as a base pattern: tiny's stage 3 with k = 2 gives
 LLLSLLLS, small's with k = 3 gives (LLLLLLS)x3. ``tools/analysis/pattern_sweep.py`` (cost)
-and ``tools/analysis/pattern_study.py`` (accuracy) share it.
+and ``tools/analysis/pattern_study.py`` (accuracy) share it. :func:`compare_patterns` gives
+a hybrid's all-linear and all-softmax siblings (the ERF and speed comparisons).
 """
 import math
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 
@@ -54,6 +55,13 @@ def collect_patterns(explicit: Optional[Sequence[str]], base: Sequence[str],
     if not unique:
         raise ValueError('nothing to sweep: give --patterns and/or --softmax-blocks')
     return unique
+
+
+def compare_patterns(pattern: Sequence[str]) -> Dict[str, List[str]]:
+    """A hybrid pattern with its all-linear and all-softmax (every block 'S') siblings:
+    ``{'all-linear': ..., 'hybrid': pattern, 'all-softmax': ...}``."""
+    return {'all-linear': ['L' * len(s) for s in pattern], 'hybrid': list(pattern),
+            'all-softmax': ['S' * len(s) for s in pattern]}
 
 
 def pattern_text(pattern: Sequence[str]) -> str:

@@ -28,29 +28,19 @@ import statistics
 import threading
 import time
 from importlib import metadata
-from typing import Callable, Dict, Iterator, Optional, Union
+from typing import Callable, Dict, Iterator, Optional
 
 import torch
 
-DeviceLike = Union[str, torch.device]
+from mmsola.utils.devices import DeviceLike, check_device
 
 _PAGE_SIZE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
-
-
-def _device(device: DeviceLike) -> torch.device:
-    device = torch.device(device)
-    if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f"device {str(device)!r} is not supported: use 'cpu' or 'cuda[:i]'")
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {str(device)!r} was asked for but CUDA is not available; '
-                         "use --device cpu")
-    return device
 
 
 def synchronizer(device: DeviceLike) -> Callable[[], None]:
     """A function that waits for ``device``'s queued work (``torch.cuda.synchronize``);
     a no-op for the CPU."""
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         return lambda: torch.cuda.synchronize(device)
     return lambda: None
@@ -180,7 +170,7 @@ def peak_memory(fn: Callable[[], object], device: DeviceLike) -> int:
     resident set size during the call minus the RSS before it (see the module docstring);
     raises RuntimeError on a system without ``/proc``.
     """
-    device = _device(device)
+    device = check_device(device)
     gc.collect()
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
@@ -209,7 +199,7 @@ def peak_memory(fn: Callable[[], object], device: DeviceLike) -> int:
 def available_memory(device: DeviceLike) -> Optional[int]:
     """Bytes a next call may still allocate: CUDA free memory (``mem_get_info``) plus what
     PyTorch's cache holds unused; CPU ``MemAvailable`` of ``/proc/meminfo``. None if unknown."""
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         free, _ = torch.cuda.mem_get_info(device)
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
@@ -251,7 +241,7 @@ def environment_info(device: DeviceLike) -> Dict[str, object]:
     ``python``, ``cuda`` / ``cudnn`` (versions torch was built with; '' on CPU builds),
     ``cpu_memory_method`` (see :func:`cpu_peak_method`), ``date_utc`` (ISO 8601, seconds).
     """
-    device = _device(device)
+    device = check_device(device)
     if device.type == 'cuda':
         index = device.index if device.index is not None else torch.cuda.current_device()
         device = torch.device('cuda', index)

@@ -7,6 +7,7 @@ only when a config that needs them is loaded.
 """
 from .checkpoint_checks import (CheckpointError, adopt_resumed_seed, check_checkpoint,
                                 check_pretrained, model_shapes, resolve_resume)
+from .cli import USER_ERRORS, UserError, error_line, run_tool
 from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
                      set_work_dir, toolkit_of)
 from .dataset_checks import DatasetNotFoundError, check_datasets
@@ -17,5 +18,6 @@ __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
-    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message'
+    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message',
+    'UserError', 'USER_ERRORS', 'error_line', 'run_tool'
 ]

@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from mmsola.checkpoint import is_remote
+from mmsola.utils.dataset_wrappers import unwrap_datasets
 
 # Dataset type -> (layout under its data root, how to get it).
 _LAYOUTS: Dict[str, Tuple[str, str]] = {
@@ -44,20 +45,6 @@ _GENERIC_HOW = ("prepare it as the toolkit's dataset preparation guide describes
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset the config reads is not where it looks; the message says how to fix it."""
-
-
-def _unwrap(dataset: dict, key: str) -> Iterator[Tuple[dict, str]]:
-    """The real datasets under wrappers, with their dotted config keys."""
-    inner = dataset.get('dataset')
-    if isinstance(inner, dict):
-        yield from _unwrap(inner, f'{key}.dataset')
-        return
-    many = dataset.get('datasets')
-    if isinstance(many, (list, tuple)):
-        for i, d in enumerate(many):
-            yield from _unwrap(d, f'{key}.datasets.{i}')
-        return
-    yield dataset, key
 
 
 def _dataset_paths(dataset: dict, key: str) -> List[Tuple[str, str, bool]]:
@@ -106,7 +93,7 @@ def _datasets_of(cfg: Config, split: str) -> Iterator[Tuple[dict, str]]:
     loader = cfg.get(f'{split}_dataloader')
     if not loader or not isinstance(loader.get('dataset'), dict):
         return
-    for dataset, key in _unwrap(loader['dataset'], f'{split}_dataloader.dataset'):
+    for dataset, key in unwrap_datasets(loader['dataset'], f'{split}_dataloader.dataset'):
         if dataset.get('backend_args') or is_remote(dataset.get('data_root') or ''):
             continue  # remote storage: mmengine's file backends decide
         yield dataset, key

@@ -167,9 +167,10 @@ def build_target(config: Optional[str] = None, arch: Optional[str] = None,
                          'not both and not neither')
     from .checkpoint import load_checkpoint_strict
     if arch is not None:
-        from mmsola.models import SoLAVision
+        from mmsola.apis.backbone import BackboneFactory
         backbone_args.setdefault('out_indices', (0, 1, 2, 3))
-        backbone = SoLAVision(arch=arch, **backbone_args)
+        layer_pattern = backbone_args.pop('layer_pattern', None)
+        backbone = BackboneFactory(arch, **backbone_args).build(layer_pattern)
         if checkpoint:
             load_checkpoint_strict(backbone, checkpoint)
         target = backbone_target(backbone.eval())

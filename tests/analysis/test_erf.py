@@ -1,6 +1,7 @@
 """ERF (mmsola.analysis.erf, tools/analysis/erf.py): the RepLKNet recipe, exact on conv toys;
 block taps of SoLA-Vision; image sources; the tool's CSV, PNG and maps."""
 import csv
+import sys
 
 import numpy as np
 import pytest
@@ -8,16 +9,12 @@ import torch
 from torch import nn
 
 from mmsola.analysis.erf import (BlockTaps, ImageSource, area_ratio, area_ratios,
-                                 block_depth, depth_points, final_point, mean_contributions,
-                                 normalise)
+                                 block_depth, depth_points, final_point, load_weights,
+                                 mean_contributions, model_list, normalise, read_weights)
+from mmsola.apis.backbone import BackboneFactory
 from mmsola.models import SoLAVision
 from tests.models.helpers import small_backbone
-from tests.script_loading import load_script
-
-
-@pytest.fixture(scope='module')
-def erf_tool():
-    return load_script('tools/analysis/erf.py')
+from tests.tools.tool_runs import run_cli
 
 
 def depthwise(seed: int) -> nn.Conv2d:
@@ -121,7 +118,7 @@ def test_demo_images(tmp_path):
     assert str(root / 'images' / 'validation') in src.description
 
 
-def test_checkpoint_loads_into_the_backbone(erf_tool, tmp_path):
+def test_checkpoint_loads_into_the_backbone(tmp_path):
     """A classifier-style checkpoint (``backbone.`` keys) gives its weights to the backbone."""
     pattern = ['L', 'L', 'L', 'S']
     torch.manual_seed(1)
@@ -130,17 +127,20 @@ def test_checkpoint_loads_into_the_backbone(erf_tool, tmp_path):
     classifier = torch.nn.Module()
     classifier.backbone = trained  # its state dict, as a classifier saves it (with metadata)
     torch.save({'state_dict': classifier.state_dict()}, path)
-    fresh = erf_tool.BackboneFactory('tiny').build(pattern)
-    erf_tool.load_weights(fresh, erf_tool.read_weights([str(path)])[str(path)], str(path))
+    fresh = BackboneFactory('tiny', drop_path_rate=0.).build(pattern)
+    load_weights(fresh, read_weights([str(path)])[str(path)], str(path))
     for k, v in trained.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
 
 
-def test_tool_compares_patterns_per_depth(erf_tool, tmp_path, capsys):
+def test_tool_compares_patterns_per_depth(tmp_path):
+    """The tool as a user runs it (a fresh process)."""
     out = tmp_path / 'erf'
-    assert erf_tool.main(['--compare', '--layer-pattern', 'L/L/LS/LS', '--per-depth',
-                          '--size', '32', '--num-images', '1', '--out-dir', str(out)]) == 0
-    stdout = capsys.readouterr().out
+    done = run_cli([sys.executable, 'tools/analysis/erf.py', '--compare', '--layer-pattern',
+                    'L/L/LS/LS', '--per-depth', '--size', '32', '--num-images', '1',
+                    '--device', 'cpu', '--threads', '1', '--out-dir', str(out)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    stdout = done.stdout
     assert 'ERF on random noise' in stdout
     with open(out / 'erf.csv') as f:
         rows = list(csv.DictReader(f))
@@ -160,8 +160,12 @@ def test_tool_compares_patterns_per_depth(erf_tool, tmp_path, capsys):
         assert a.shape == (32, 32) and a.min() >= 0 and a.max() > 0
 
 
-def test_tool_bad_input(erf_tool, tmp_path, capsys):
-    assert erf_tool.main(['--images', str(tmp_path / 'nope')]) == 2
-    assert 'does not exist' in capsys.readouterr().err
-    assert erf_tool.main(['--compare', '--checkpoint', 'a.pth', 'b.pth']) == 2
-    assert '2 checkpoints for 3 models' in capsys.readouterr().err
+def test_model_list_pairs_patterns_with_checkpoints():
+    default = SoLAVision.resolve_arch('tiny')['layer_pattern']
+    models = model_list(['L/L/LS/LS'], True, ['a.pth', 'none', 'c.pth'], default)
+    assert models == [('all-linear', ['L', 'L', 'LL', 'LL'], 'a.pth'),
+                      ('hybrid', ['L', 'L', 'LS', 'LS'], None),
+                      ('all-softmax', ['S', 'S', 'SS', 'SS'], 'c.pth')]
+    assert model_list(None, False, None, default) == [('default', None, None)]
+    with pytest.raises(ValueError, match='2 checkpoints for 3 models'):
+        model_list(None, True, ['a.pth', 'b.pth'], default)

@@ -1,21 +1,20 @@
-"""tools/analysis/speed_vs_resolution.py and the timing primitives it is built on."""
+"""mmsola.analysis.resolution_scaling, tools/analysis/speed_vs_resolution.py over it, and the
+timing primitives it is built on."""
 import csv
 import json
+import sys
 
 import pytest
 import torch
 
+from mmsola.analysis.resolution_scaling import (COLUMNS, Settings, model_specs, predict, run,
+                                                summary_tables, write_csv)
 from mmsola.analysis.timing import (environment_info, fixed_threads, peak_memory,
                                     time_callable)
-from tests.script_loading import load_script
+from tests.tools.tool_runs import run_cli
 
 TINY_ARCH = json.dumps(dict(embed_dims=8, num_heads=[1, 1, 2, 2],
                             layer_pattern=['L', 'L', 'LS', 'S']))
-
-
-@pytest.fixture(scope='module')
-def tool():
-    return load_script('tools/analysis/speed_vs_resolution.py')
 
 
 def _read(path):
@@ -23,12 +22,16 @@ def _read(path):
         return list(csv.DictReader(f))
 
 
-def test_tiny_run_writes_every_column_and_a_png(tool, tmp_path):
-    tool.main(['--arch', TINY_ARCH, '--resolutions', '32', '64', '--warmup', '0',
-               '--repeats', '1', '--infer-batches', '1', '2', '--train-batch', '2',
-               '--threads', '1', '--out-dir', str(tmp_path), '--name', 'tiny'])
+def test_tiny_run_writes_every_column_and_a_png(tmp_path):
+    """The tool as a user runs it (a fresh process)."""
+    done = run_cli([sys.executable, 'tools/analysis/speed_vs_resolution.py', '--arch', TINY_ARCH,
+                    '--resolutions', '32', '64', '--warmup', '0', '--repeats', '1',
+                    '--infer-batches', '1', '2', '--train-batch', '2', '--threads', '1',
+                    '--out-dir', str(tmp_path), '--name', 'tiny'])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"wrote {tmp_path / 'tiny.csv'}" in done.stdout
     with open(tmp_path / 'tiny.csv', newline='') as f:
-        assert tuple(csv.DictReader(f).fieldnames) == tool.COLUMNS
+        assert tuple(csv.DictReader(f).fieldnames) == COLUMNS
     rows = _read(tmp_path / 'tiny.csv')
     points = [(r['mode'], int(r['batch']), int(r['resolution'])) for r in rows]
     assert points == [(m, b, r) for m, b in (('infer', 1), ('infer', 2), ('train', 2))
@@ -46,12 +49,13 @@ def test_tiny_run_writes_every_column_and_a_png(tool, tmp_path):
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and b'Matplotlib' in png[:200]
 
 
-def test_points_over_the_time_budget_are_skipped_and_say_so(tool, tmp_path):
+def test_points_over_the_time_budget_are_skipped_and_say_so(tmp_path):
     all_linear = TINY_ARCH.replace('"LS", "S"', '"LL", "L"')
-    rows = tool.main(['--arch', TINY_ARCH, all_linear, '--modes', 'infer',
-                      '--infer-batches', '1', '--resolutions', '32', '48', '64', '--warmup',
-                      '0', '--repeats', '1', '--threads', '1', '--time-budget', '1e-6',
-                      '--out-dir', str(tmp_path)])
+    settings = Settings(modes=['infer'], infer_batches=[1], resolutions=[32, 48, 64], warmup=0,
+                        repeats=1, time_budget=1e-6)
+    with fixed_threads(1):
+        rows = run(model_specs([TINY_ARCH, all_linear]), settings)
+    write_csv(rows, tmp_path / 'speed_vs_resolution.csv')
     # measured side by side, written grouped by model
     assert [r['model'] for r in rows] == ['sola-custom0'] * 3 + ['sola-custom1'] * 3
     assert 'pattern=L/L/LL/L' in rows[3]['description']
@@ -62,37 +66,36 @@ def test_points_over_the_time_budget_are_skipped_and_say_so(tool, tmp_path):
     csv_rows = _read(tmp_path / 'speed_vs_resolution.csv')
     assert csv_rows[2]['median_ms'] == '' and csv_rows[2]['time_vs_ref'] == ''
     assert float(csv_rows[3]['time_vs_ref']) > 0  # relative to the first model
-    table = tool.summary_tables(rows).splitlines()
+    table = summary_tables(rows).splitlines()
     assert table[2] == '| input | sola-custom0 | sola-custom1 |'
     assert table[4].startswith('| 32 | 1.00x / 1.00x (')
     assert table[5] == '| 48 | skipped | skipped |'
 
 
-def test_prediction_is_a_clamped_power_law_in_pixels(tool):
+def test_prediction_is_a_clamped_power_law_in_pixels():
     linear = [dict(resolution=100, t=1.), dict(resolution=200, t=4.)]
-    assert tool.predict(linear, 't', 400) == pytest.approx(16.)
+    assert predict(linear, 't', 400) == pytest.approx(16.)
     quadratic = [dict(resolution=100, t=1.), dict(resolution=200, t=16.)]
-    assert tool.predict(quadratic, 't', 400) == pytest.approx(256.)
+    assert predict(quadratic, 't', 400) == pytest.approx(256.)
     flat = [dict(resolution=100, t=1.), dict(resolution=200, t=1.)]
-    assert tool.predict(flat, 't', 400) == pytest.approx(4.)  # at least linear in pixels
-    assert tool.predict([], 't', 400) is None
+    assert predict(flat, 't', 400) == pytest.approx(4.)  # at least linear in pixels
+    assert predict([], 't', 400) is None
 
 
-def test_compare_set_and_bad_arguments(tool):
-    args = tool.parse_args(['--compare'])
-    names = [s.name for s in tool.model_specs(args)]
+def test_compare_set_and_bad_arguments():
+    names = [s.name for s in model_specs(compare=True)]
     assert names == ['sola-t', 'sola-t-all-linear', 'sola-t-all-softmax', 'swin-t']
-    assert args.infer_batches == [1, 8]
-    with pytest.raises(SystemExit, match='nothing to measure'):
-        tool.model_specs(tool.parse_args([]))
-    with pytest.raises(SystemExit, match='not valid JSON'):
-        tool.model_specs(tool.parse_args(['--arch', '{"embed_dims": ']))
-    with pytest.raises(SystemExit, match='does not exist'):
-        tool.model_specs(tool.parse_args(['--config', 'configs/nope.py']))
-    with pytest.raises(SystemExit, match="'mps' is not supported"):
-        tool.main(['--compare', '--device', 'mps'])
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--compare', '--resolutions', '16'])
+    assert Settings().infer_batches == [1, 8]
+    with pytest.raises(ValueError, match='nothing to measure'):
+        model_specs()
+    with pytest.raises(ValueError, match='not valid JSON'):
+        model_specs(['{"embed_dims": '])
+    with pytest.raises(ValueError, match='does not exist'):
+        model_specs(config=['configs/nope.py'])
+    with pytest.raises(ValueError, match="'mps' is not supported"):
+        Settings(device='mps')
+    with pytest.raises(ValueError, match='--resolutions must be >= 32'):
+        Settings(resolutions=[16])
 
 
 def test_timing_primitives():

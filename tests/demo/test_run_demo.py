@@ -71,6 +71,7 @@ def test_checkpoint_works_in_tools_test(runs, tmp_path):
     metrics = runs['first']
     work_dir = Path(metrics['metrics_file']).parent
     test_tool = load_script('tools/test.py')
-    scores = test_tool.main([str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'],
-                             '--work-dir', str(tmp_path)])
+    scores = test_tool.run(test_tool.parse_args([
+        str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'], '--work-dir',
+        str(tmp_path)]))
     assert scores['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)

@@ -31,7 +31,7 @@ def test_missing_dependency_says_how_to_install(tool, package, monkeypatch, caps
     monkeypatch.setitem(sys.modules, package, None)  # `import package` now fails
     rc = tool.main(['--arch', 'tiny', '--shape', '64', '64', '--out', str(tmp_path / 'x.onnx')])
     err = capsys.readouterr().err
-    assert rc == 1
+    assert rc == 2
     assert f'missing: {package} (' in err
     assert 'pip install "mmsola[deploy]"' in err
     assert not (tmp_path / 'x.onnx').exists()
@@ -79,7 +79,7 @@ def test_checkpoint_of_another_model_is_refused(tool, tmp_path, capsys):
     rc = tool.main(['--arch', 'tiny', '--layer-pattern', 'L/L/L/L', str(ckpt), '--shape', '64',
                     '64', '--out', str(tmp_path / 'x.onnx')])
     err = capsys.readouterr().err
-    assert rc == 1
+    assert rc == 2
     assert f'checkpoint {ckpt} does not fit SoLAVision' in err
     assert "prefix='backbone.'" in err and 'shape mismatches' in err
     assert 'stem.conv1.0.weight: checkpoint (8, 3, 3, 3) vs model (32, 3, 3, 3)' in err
@@ -89,7 +89,7 @@ def test_detector_says_what_blocks_it(tool, capsys, tmp_path):
     rc = tool.main([str(REPO_ROOT / 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'), '--shape', '64',
                     '64', '--out', str(tmp_path / 'x.onnx')])
     err = capsys.readouterr().err
-    assert rc == 1
+    assert rc == 2
     assert 'Mask R-CNN' in err and '--part features' in err
     for blocker in ('nms', 'RoIAlign'):
         assert blocker in err

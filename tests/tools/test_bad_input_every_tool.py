@@ -1,10 +1,7 @@
 """Bad input to every tool, in-process through its ``main()``: a damaged, empty, non-dict or
 hostile checkpoint; an output path that cannot be written; ``--cfg-options`` with a key the
 config lacks or a value of the wrong type. Each ends with one message (``error: ...``), a
-non-zero exit status, no traceback, and nothing written.
-
-Exit status: 2 for infer, benchmark, get_flops, erf, pattern_sweep and the converters; 1 for
-train, test (``sys.exit('error: ...')``), export_onnx and speed_vs_resolution.
+exit status of 2 (every tool), no traceback, and nothing written.
 """
 import os
 import re
@@ -83,8 +80,8 @@ def _checkpoint_calls(ckpt, imagenet, options, out: Path):
     """``(tool, argv, exit status)`` of every tool that reads a checkpoint."""
     image = next((imagenet / 'val').iterdir())
     return [
-        ('train', [IN1K, '--resume', ckpt, *options], 1),
-        ('test', [IN1K, ckpt, *options], 1),
+        ('train', [IN1K, '--resume', ckpt, *options], 2),
+        ('test', [IN1K, ckpt, *options], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', out / 'infer'], 2),
         ('analysis/benchmark', [IN1K, ckpt, '--synthetic', '--out', out / 'speed.json'], 2),
         ('analysis/erf', ['--checkpoint', ckpt, '--size', '32', '--num-images', '1',
@@ -111,7 +108,7 @@ def test_bad_checkpoint_for_export_onnx(broken, tmp_path, capsys):
     for ckpt, words in checkpoints.values():
         refused('deployment/export_onnx', ['--arch', 'tiny', ckpt, '--shape', '64', '64',
                                            '--out', tmp_path / 'x.onnx'],
-                capsys, tmp_path, str(ckpt), *words, status=1)
+                capsys, tmp_path, str(ckpt), *words, status=2)
     assert not hostile_ran(folder)
 
 
@@ -124,10 +121,10 @@ def test_bad_pretrained_backbone_and_load_from(broken, imagenet, tmp_path, capsy
                if not o.startswith('model.backbone.init_cfg=')]
     refused('train', [REPO_ROOT / 'configs/upernet_sola_t_ade20k.py', '--cfg-options', *options,
                       f'model.backbone.init_cfg.checkpoint={hostile}'], capsys, tmp_path,
-            f"model.backbone.init_cfg.checkpoint '{hostile}' was refused", *words, status=1)
+            f"model.backbone.init_cfg.checkpoint '{hostile}' was refused", *words, status=2)
     truncated, words = checkpoints['truncated']
     refused('train', [IN1K, *_in1k_options(imagenet, tmp_path / 'work', f'load_from={truncated}')],
-            capsys, tmp_path, f"load_from '{truncated}'", *words, status=1)
+            capsys, tmp_path, f"load_from '{truncated}'", *words, status=2)
     assert not hostile_ran(folder)
 
 
@@ -140,16 +137,16 @@ def test_output_path_that_cannot_be_created(broken, imagenet, tmp_path, capsys):
     ckpt = broken[1]['empty'][0]  # never read: the output path is checked first
     image = next((imagenet / 'val').iterdir())
     calls = [
-        ('train', [IN1K, '--work-dir', under], 1),
-        ('test', [IN1K, ckpt, '--work-dir', under], 1),
-        ('test', [IN1K, ckpt, '--work-dir', tmp_path / 'work', '--out', under / 'p.pkl'], 1),
+        ('train', [IN1K, '--work-dir', under], 2),
+        ('test', [IN1K, ckpt, '--work-dir', under], 2),
+        ('test', [IN1K, ckpt, '--work-dir', tmp_path / 'work', '--out', under / 'p.pkl'], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', under], 2),
         ('analysis/benchmark', [IN1K, '--synthetic', '--out', under / 'speed.json'], 2),
         ('analysis/erf', ['--out-dir', under], 2),
         ('analysis/pattern_sweep', ['--softmax-blocks', '1', '--out-dir', under], 2),
-        ('analysis/speed_vs_resolution', ['--arch', 'tiny', '--out-dir', under], 1),
+        ('analysis/speed_vs_resolution', ['--arch', 'tiny', '--out-dir', under], 2),
         ('deployment/export_onnx', ['--arch', 'tiny', '--shape', '64', '64', '--out',
-                                    under / 'x.onnx'], 1),
+                                    under / 'x.onnx'], 2),
         ('model_converters/cls2backbone', [ckpt, under / 'b.pth'], 2),
         ('model_converters/publish_model', [ckpt, under / 'p.pth'], 2),
     ]
@@ -166,9 +163,23 @@ def test_work_dir_in_a_read_only_folder(tmp_path, capsys):
     locked.chmod(0o555)
     try:
         refused('train', [IN1K, '--work-dir', locked / 'work'], capsys, tmp_path,
-                'cannot be written', f'may not write in {locked}', status=1)
+                'cannot be written', f'may not write in {locked}', status=2)
     finally:
         locked.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- other arguments
+def test_analysis_tools_refuse_bad_arguments_before_building(tmp_path, capsys):
+    out = tmp_path / 'out'
+    calls = [
+        ('analysis/erf', ['--images', tmp_path / 'nope', '--out-dir', out], ['does not exist'], 2),
+        ('analysis/erf', ['--compare', '--checkpoint', 'a.pth', 'b.pth', '--out-dir', out],
+         ['2 checkpoints for 3 models'], 2),
+        ('analysis/speed_vs_resolution', ['--compare', '--device', 'mps', '--out-dir', out],
+         ["'mps' is not supported"], 2),
+    ]
+    for name, argv, words, status in calls:
+        refused(name, argv, capsys, tmp_path, *words, status=status)
 
 
 # ----------------------------------------------------------------------------- cfg-options
@@ -179,10 +190,10 @@ def _has_deploy_deps() -> bool:
 
 def _cfg_option_calls(option: str, ckpt, image, out: Path):
     export = [('deployment/export_onnx', [IN1K, '--shape', '64', '64', '--out', out / 'x.onnx',
-                                          '--cfg-options', option], 1)]
+                                          '--cfg-options', option], 2)]
     return export * _has_deploy_deps() + [
-        ('train', [IN1K, '--work-dir', out / 'work', '--cfg-options', option], 1),
-        ('test', [IN1K, ckpt, '--work-dir', out / 'work', '--cfg-options', option], 1),
+        ('train', [IN1K, '--work-dir', out / 'work', '--cfg-options', option], 2),
+        ('test', [IN1K, ckpt, '--work-dir', out / 'work', '--cfg-options', option], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', out / 'infer', '--cfg-options', option], 2),
         ('analysis/benchmark', [IN1K, '--synthetic', '--cfg-options', option], 2),
         ('analysis/get_flops', ['--config', IN1K, '--cfg-options', option], 2),

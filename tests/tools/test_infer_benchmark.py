@@ -1,8 +1,8 @@
 """tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
-tools/analysis/benchmark.py measures images/s on synthetic and on dataset inputs."""
+mmsola.analysis.benchmark (behind tools/analysis/benchmark.py) measures images/s on synthetic
+and on dataset inputs."""
+import argparse
 import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -10,8 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.script_loading import REPO_ROOT, load_script
+from mmsola.analysis.benchmark import report, run_benchmark
+from mmsola.apis import CheckpointError
+from tests.script_loading import load_script
 from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
+from tests.tools.tool_runs import run_cli
 
 pytest.importorskip('mmseg')
 pytest.importorskip('mmpretrain')
@@ -21,7 +24,14 @@ CLS_CONFIG = 'configs/sola_t_in1k.py'
 DET_CONFIG = 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'
 
 infer = load_script('tools/infer.py')
-benchmark = load_script('tools/analysis/benchmark.py')
+
+
+def _parsed(options):
+    """``--cfg-options`` strings as the tools' ``DictAction`` parses them."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
 
 
 def _checkpoint(config, path, meta):
@@ -168,12 +178,11 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
     """As a user runs it (a fresh process)."""
     result_file = tmp_path / 'speed.json'
     options = tiny_cfg_options(CLS_CONFIG, tmp_path / 'no_imagenet', img_size=32)
-    run = subprocess.run(
+    run = run_cli(  # this checkout's mmsola
         [sys.executable, 'tools/analysis/benchmark.py', CLS_CONFIG, str(data['cls_ckpt']),
          '--device', 'cpu', '--threads', '1', '--warmup', '1', '--repeats', '2',
          '--batch-size', '2', '--shape', '32', '48', '--out', str(result_file),
-         '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))  # this checkout's mmsola
+         '--cfg-options', *options])
     assert run.returncode == 0, run.stderr[-2000:]
     printed = run.stdout
     result = json.loads(result_file.read_text())
@@ -186,19 +195,16 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
     assert result['environment']['torch_threads'] == 1
 
 
-def test_benchmark_on_the_dataset(data, tmp_path, capsys):
-    result_file = tmp_path / 'speed.json'
-    assert benchmark.main([SEG_CONFIG, str(data['seg_ckpt']), '--device', 'cpu',
-                           '--warmup', '0', '--repeats', '2', '--out', str(result_file),
-                           '--cfg-options', *data['seg_options']]) == 0
-    result = json.loads(result_file.read_text())
+def test_benchmark_on_the_dataset(data):
+    result = run_benchmark(SEG_CONFIG, str(data['seg_ckpt']), device='cpu', warmup=0,
+                           repeats=2, cfg_options=_parsed(data['seg_options']))
     assert not result['synthetic']
     assert 'the test dataset (ADE20KDataset, 2 batches' in result['inputs']
     assert result['batch_size'] == 1  # the config's test batch size
     assert result['images_per_s'] == pytest.approx(1 / result['per_rank'][0]['median_s'])
-    assert f"weights: {data['seg_ckpt']}" in capsys.readouterr().out
+    assert f"weights: {data['seg_ckpt']}" in report(result)
 
 
-def test_benchmark_bad_checkpoint(data, capsys):
-    assert benchmark.main([SEG_CONFIG, str(data['cls_ckpt']), '--synthetic']) == 2
-    assert 'does not fit the model' in capsys.readouterr().err
+def test_benchmark_bad_checkpoint(data):
+    with pytest.raises(CheckpointError, match='does not fit the model'):
+        run_benchmark(SEG_CONFIG, str(data['cls_ckpt']), synthetic=True)

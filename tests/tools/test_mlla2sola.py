@@ -366,7 +366,8 @@ def test_unreadable_files_are_refused(tmp_path, content):
 def test_cli_converts_reports_and_refuses(tmp_path, capsys):
     """The tool as a process: an MLLA-T training file (with its yacs config) to the hybrid
     backbone, with its printout; then user errors (exit status 2, a message starting
-    'error: ', nothing written). The tensors share one storage: a full-size file of 4 MB."""
+    'mlla2sola.py: error: ', nothing written). The tensors share one storage: a full-size
+    file of 4 MB."""
     src, dst = tmp_path / 'ckpt_epoch_299.pth', tmp_path / 'out' / 'sola_t_in1k_backbone.pth'
     model = shared_storage_state(mlla_shapes(64, [2, 4, 8, 4]))
     _save_with_fake_yacs(lambda CfgNode: dict(
@@ -392,9 +393,10 @@ def test_cli_converts_reports_and_refuses(tmp_path, capsys):
     tool = load_script(TOOL)  # the user errors in-process: same main(), no process start
     assert tool.main([str(src), str(tmp_path / 'b.pth'), '--arch', 'base']) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: arch 'base'") and 'layers.<i>.blocks.<j>' in err
+    assert err.startswith("mlla2sola.py: error: arch 'base'") and 'layers.<i>.blocks.<j>' in err
     assert not (tmp_path / 'b.pth').exists()
     before = dst.read_bytes()
     assert tool.main([str(src), str(dst)]) == 2  # DST exists: kept
-    assert capsys.readouterr().err.startswith(f'error: {dst} exists; pass --force')
+    err = capsys.readouterr().err
+    assert err.startswith(f'mlla2sola.py: error: {dst} exists; pass --force')
     assert dst.read_bytes() == before

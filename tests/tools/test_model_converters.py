@@ -34,7 +34,7 @@ def trained(tmp_path_factory, one_torch_thread):
     options = tiny_cfg_options(CLS_CONFIG, data, work_dir=root / 'work', iters=2,
                                img_size=32) + ['train_cfg.val_interval=2',
                                                'default_hooks.checkpoint.save_best=None']
-    load_script('tools/train.py').main([CLS_CONFIG, '--cfg-options', *options])
+    assert load_script('tools/train.py').main([CLS_CONFIG, '--cfg-options', *options]) == 0
     path = root / 'work' / 'epoch_1.pth'
     assert path.is_file()
     return path

@@ -18,6 +18,7 @@ from mmengine.model import BaseModel
 from PIL import Image
 
 from mmsola.utils import read_checkpoint
+from tests.script_loading import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
 
@@ -35,9 +36,9 @@ def _fails(config: str, data_root, work_dir: Path, *words: str, extra=(), **shri
     (work_dir / 'notes.txt').write_text('the user\'s file')
     options = tool_runs.tiny_options(config, data_root, work_dir, extra=(NO_VAL, *extra),
                                      **shrink)
-    with pytest.raises(SystemExit) as exit_info:
-        tool_runs.train(config, options)
-    message = str(exit_info.value.code)
+    status, stderr = tool_runs.main('train', [REPO_ROOT / config, '--cfg-options', *options])
+    assert status == 2, stderr[-3000:]
+    message = tool_runs.error_message(stderr, 'train.py')
     assert message.startswith('error: ') and 'Traceback' not in message
     for word in words:
         assert word in message, f'{word!r} not in:\n{message}'
@@ -60,7 +61,7 @@ def test_damaged_image_is_named(tmp_path):
 
 
 def test_damaged_image_in_dataloader_workers_does_not_hang(tmp_path):
-    """Two worker processes, persistent: the run ends within the timeout, exit status 1."""
+    """Two worker processes, persistent: the run ends within the timeout, exit status 2."""
     root = write_imagenet(tmp_path / 'imagenet', num_classes=2, per_class=2, size=(32, 32))
     damaged = root / 'train' / 'n01440764' / 'n01440764_2.JPEG'
     damaged.write_bytes(b'\xff\xd8 not the rest of a jpeg')
@@ -68,7 +69,7 @@ def test_damaged_image_in_dataloader_workers_does_not_hang(tmp_path):
         NO_VAL, 'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True'))
     run = tool_runs.run_cli([sys.executable, 'tools/train.py', IN1K, '--cfg-options', *options],
                             timeout=240)
-    assert run.returncode == 1, run.stderr[-3000:]
+    assert run.returncode == 2, run.stderr[-3000:]
     message = run.stderr[run.stderr.index('error: '):]  # after any warnings
     assert message.startswith(f'error: the image {damaged} cannot be decoded'), message
     assert 'Traceback' not in run.stderr
@@ -80,10 +81,10 @@ def test_empty_annotation_file_is_refused_before_the_run(tmp_path):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     options = tool_runs.tiny_options(IN1K, root, work_dir)
-    with pytest.raises(SystemExit) as exit_info:
-        tool_runs.train(IN1K, options)
+    status, stderr = tool_runs.main('train', [REPO_ROOT / IN1K, '--cfg-options', *options])
+    assert status == 2
     assert f'{root}/meta/train.txt (train_dataloader.dataset.split) is empty (0 bytes)' in \
-        str(exit_info.value.code)
+        tool_runs.error_message(stderr, 'train.py')
     assert list(work_dir.iterdir()) == []  # nothing written: not even a log
 
 

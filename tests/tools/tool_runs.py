@@ -1,5 +1,9 @@
 """Running tools/train.py and tools/test.py from tests, in-process or as real processes.
 
+:func:`train` and :func:`test` run a tool's work (``run(args)``: user errors raise, the
+result is returned); :func:`main` runs its ``main()`` (exit status and stderr), as a user's
+command does.
+
 In-process runs share mmengine's global instances (logger, message hub, visualizer) keyed
 by name; :func:`tiny_options` gives every run its own names so runs stay apart, as separate
 processes would be.
@@ -7,14 +11,16 @@ processes would be.
 :class:`RankProbeHook` (registered on import, e.g. through a config's ``custom_imports``)
 records, per process and iteration, which samples it trained on.
 """
+import contextlib
 import hashlib
+import io
 import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
@@ -43,15 +49,35 @@ def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
             f'experiment_name={run}', f'visualizer.name=vis_{run}', *extra]
 
 
+def _run(name: str, argv: Sequence[str]):
+    tool = script(name)
+    return tool.run(tool.parse_args([str(a) for a in argv]))
+
+
 def train(config: str, options: Sequence[str], *args: str):
-    """tools/train.py in this process."""
-    return script('train').main([str(REPO_ROOT / config), *args, '--cfg-options', *options])
+    """tools/train.py's work in this process; the trained model."""
+    return _run('train', [REPO_ROOT / config, *args, '--cfg-options', *options])
 
 
 def test(config: str, checkpoint, options: Sequence[str], *args: str) -> dict:
-    """tools/test.py in this process; its metrics."""
-    return script('test').main([str(REPO_ROOT / config), str(checkpoint), *args,
-                                '--cfg-options', *options])
+    """tools/test.py's work in this process; its metrics."""
+    return _run('test', [REPO_ROOT / config, checkpoint, *args, '--cfg-options', *options])
+
+
+def main(name: str, argv: Sequence[str]) -> Tuple[int, str]:
+    """``tools/<name>.py``'s ``main(argv)`` in this process: its exit status and stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = script(name).main([str(a) for a in argv])
+    return status, err.getvalue()
+
+
+def error_message(stderr: str, prog: str) -> str:
+    """The one message of a tool's user error (``<prog>: error: ...``, after any warnings),
+    from its ``error: `` on."""
+    head = f'{prog}: error: '
+    assert head in stderr, stderr[-3000:]
+    return stderr[stderr.index(head) + len(prog) + 2:].rstrip('\n')
 
 
 def run_cli(argv: Sequence[str], env: Optional[Dict[str, str]] = None,

@@ -19,124 +19,28 @@ Models run in eval mode at random init (seeded, ``--seed``) or from ``--checkpoi
 Writes ``erf.csv`` (one row per model and map: stage, block, depth, r(t), square side),
 ``erf.png`` (heat maps; with ``--per-depth`` also r(t) against depth) and ``erf_maps.npz``
 (the mean contribution A of each model's last-stage map) into ``--out-dir``.
-Stages and blocks in the CSV and plot are 1-based, as in the paper.
+Stages and blocks in the CSV and plot are 1-based, as in the paper. The models and the
+measuring live in :mod:`mmsola.analysis.erf`.
 """
 import argparse
-import copy
 import csv
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Sequence
 
 import torch
 
-from mmsola.analysis.erf import (THRESHOLDS, ImageSource, area_ratio, backbone_erf,
-                                 block_depth, depth_points, final_point, normalise)
+from mmsola.analysis.erf import (THRESHOLDS, ImageSource, backbone_erf, depth_points,
+                                 final_point, load_weights, model_list, normalise,
+                                 read_weights, result_rows)
+from mmsola.apis.backbone import BackboneFactory
+from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
-
-BACKBONE_TYPES = ('SoLAVision', 'mmsola.SoLAVision')
-CLASSIFIER_TYPES = ('SoLAVisionCls', 'mmsola.SoLAVisionCls')
-
-
-# ------------------------------------------------------------------------------- models
-def compare_patterns(pattern: Sequence[str]) -> Dict[str, List[str]]:
-    """The default hybrid with its all-linear and all-softmax (every block 'S') siblings."""
-    return {'all-linear': ['L' * len(s) for s in pattern], 'hybrid': list(pattern),
-            'all-softmax': ['S' * len(s) for s in pattern]}
-
-
-def _set_pattern(model_cfg: dict, pattern: Sequence[str]) -> bool:
-    """Set ``layer_pattern`` on the SoLAVision (or SoLAVisionCls) dict inside a model config."""
-    if model_cfg.get('type') in BACKBONE_TYPES:
-        model_cfg['layer_pattern'] = list(pattern)
-        return True
-    if model_cfg.get('type') in CLASSIFIER_TYPES:
-        model_cfg['layer_pattern'] = list(pattern)
-        (model_cfg.get('backbone') or {}).pop('layer_pattern', None)
-        return True
-    return any(_set_pattern(v, pattern) for v in model_cfg.values() if isinstance(v, dict))
-
-
-class BackboneFactory:
-    """Builds the SoLAVision to analyse, with any layer pattern: from an arch preset, or from
-    a config's model (the backbone inside the built detector / segmentor / classifier)."""
-
-    def __init__(self, arch: str = 'tiny', config: Optional[str] = None):
-        self.arch, self.cfg = arch, None
-        if config:
-            from mmsola.apis import load_config
-            self.cfg = load_config(config)
-        self.default_pattern = (SoLAVision.resolve_arch(arch)['layer_pattern'] if config is None
-                                else self.build(None).layer_pattern)
-
-    def build(self, pattern: Optional[Sequence[str]]) -> SoLAVision:
-        if self.cfg is None:
-            return SoLAVision(self.arch, layer_pattern=pattern, drop_path_rate=0.)
-        from mmsola.apis import build_model
-        cfg = copy.deepcopy(self.cfg)
-        if pattern is not None and not _set_pattern(cfg.model, pattern):
-            raise ValueError(f'{cfg.filename}: no SoLAVision backbone in its model config')
-        found = [m for m in build_model(cfg).modules() if isinstance(m, SoLAVision)]
-        if not found:
-            raise ValueError(f'{cfg.filename}: its model holds no SoLAVision')
-        return found[0]
-
-
-def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
-    """``{path: checkpoint dict}`` of the checkpoints to load, read before anything is
-    written (a missing, damaged or refused file raises ``CheckpointError``)."""
-    from mmsola.utils import load_checkpoint_dict
-    return {c: load_checkpoint_dict(c, '--checkpoint') for c in dict.fromkeys(checkpoints) if c}
-
-
-def load_weights(backbone: SoLAVision, ckpt: dict, checkpoint: str) -> None:
-    """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
-    used when present) read from ``checkpoint``."""
-    from mmsola.models.backbones.pretrained import load_pretrained
-    keys = ckpt.get('state_dict', ckpt.get('model', ckpt))
-    prefix = 'backbone.' if any(str(k).startswith('backbone.') for k in keys) else None
-    load_pretrained(backbone, ckpt, prefix=prefix, name=checkpoint)
-
-
-def model_list(args) -> List[Tuple[str, Optional[List[str]], Optional[str]]]:
-    """(label, pattern or None for the default, checkpoint or None) per model to analyse."""
-    patterns = [s.split('/') for s in args.layer_pattern or []]
-    if args.compare:
-        base = patterns[0] if patterns else args.default_pattern
-        models = list(compare_patterns(base).items())
-    elif patterns:
-        models = [('/'.join(p), p) for p in patterns]
-    else:
-        models = [('default', None)]
-    ckpts = args.checkpoint or [None]
-    if len(ckpts) == 1:
-        ckpts = ckpts * len(models)
-    if len(ckpts) != len(models):
-        raise ValueError(f'{len(ckpts)} checkpoints for {len(models)} models '
-                         f'({[m[0] for m in models]}): give one, or one per model in that '
-                         "order ('none' for random init)")
-    return [(label, p, None if c in (None, 'none') else c)
-            for (label, p), c in zip(models, ckpts)]
+from mmsola.utils.devices import default_device
 
 
 # ------------------------------------------------------------------------------ outputs
-def result_rows(label: str, backbone: SoLAVision, maps: Dict, meta: Dict,
-                thresholds: Sequence[float]) -> List[Dict[str, object]]:
-    rows = []
-    for (s, b), contribution in sorted(maps.items()):
-        data = normalise(contribution)
-        row = dict(model=label, layer_pattern='/'.join(backbone.layer_pattern), **meta,
-                   stage=s + 1, block=b + 1, depth=block_depth(backbone, (s, b)),
-                   kind=backbone.layer_pattern[s][b])
-        for t in thresholds:
-            side, ratio = area_ratio(data, t)
-            row[f'r_{t:g}'] = round(ratio, 6)
-            row[f'side_{t:g}'] = side
-        rows.append(row)
-    return rows
-
-
 def write_csv(rows: Sequence[Dict[str, object]], path: Path) -> None:
     with open(path, 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -210,7 +114,7 @@ def parse_args(argv=None):
                         help='r(t) after every block of stages 3 and 4')
     parser.add_argument('--thresholds', type=float, nargs='+', default=list(THRESHOLDS))
     parser.add_argument('--seed', type=int, default=0, help='random init and noise seed')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=default_device())
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--out-dir', default='work_dirs/erf')
     args = parser.parse_args(argv)
@@ -223,20 +127,16 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+    """Everything is checked (and the checkpoints read) before anything is written."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        check_writable(args.out_dir, '--out-dir')
-        images = ImageSource(args.images, args.num_images, args.size, args.seed)
-        factory = BackboneFactory(args.arch, args.config)
-        args.default_pattern = factory.default_pattern
-        models = model_list(args)
-        weights = read_weights([checkpoint for _, _, checkpoint in models])
-    except (ValueError, FileNotFoundError) as err:  # CheckpointError is a ValueError
-        print(f'erf.py: error: {err}', file=sys.stderr)
-        return 2
+    check_writable(args.out_dir, '--out-dir')
+    images = ImageSource(args.images, args.num_images, args.size, args.seed)
+    factory = BackboneFactory(args.arch, args.config, drop_path_rate=0.)
+    models = model_list(args.layer_pattern, args.compare, args.checkpoint,
+                        factory.default_pattern)
+    weights = read_weights([checkpoint for _, _, checkpoint in models])
     print(f'ERF on {images.description}, {args.size}x{args.size}, device {args.device}')
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -276,7 +176,11 @@ def main(argv=None) -> int:
                   f"{r['block']} ({r['kind']}) | "
                   + ' | '.join(f"{r[f'r_{t:g}']:.4f}" for t in args.thresholds) + ' |')
     print(f'\nwrote {csv_path}, {out_dir / "erf.png"}, {out_dir / "erf_maps.npz"}')
-    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run_tool('erf.py', lambda: run(args))
 
 
 if __name__ == '__main__':

@@ -81,14 +81,9 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.config:
-        try:
-            rows = [report_config(c, args.shape, args.cfg_options) for c in args.config]
-        except ValueError as err:  # a missing or unusable config (ConfigError), no test size
-            print(f'get_flops.py: error: {err}', file=sys.stderr)
-            return 2
+def run(args: argparse.Namespace) -> None:
+    if args.config:  # a missing or unusable config (ConfigError), no test size: ValueError
+        rows = [report_config(c, args.shape, args.cfg_options) for c in args.config]
         print(format_config_table(rows))
     else:
         shape = args.shape or (224, 224)
@@ -96,7 +91,12 @@ def main(argv=None) -> int:
         print(format_table(rows))
     print('\nFLOPs: multiply-adds (mmengine.analysis, as fvcore) of one image; attention '
           'products included and equal to the hand count.')
-    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmsola.apis import run_tool
+    return run_tool('get_flops.py', lambda: run(args))
 
 
 if __name__ == '__main__':

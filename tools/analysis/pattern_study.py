@@ -33,8 +33,9 @@ from mmengine.config import DictAction
 from mmsola.analysis.pattern_study import StudyError, config_pattern, plan_study, run_study
 from mmsola.analysis.patterns import collect_patterns
 from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         add_launcher_args, check_datasets, load_config,
+                         add_launcher_args, check_datasets, error_line, load_config,
                          setup_launcher)
+from mmsola.apis.cli import USER_ERROR_STATUS
 
 # what the user can fix: before training, a bad pattern is a ValueError as well
 SETUP_ERRORS = (StudyError, ConfigError, DatasetNotFoundError, LauncherError, ValueError)
@@ -86,14 +87,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_datasets(study.cfg, ('train', 'test'))
         setup_launcher(study.cfg, args.launcher)  # fails here, before any training
     except SETUP_ERRORS as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('pattern_study.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     try:
         result = run_study(study, args.launcher, args.metric, args.max_runs,
                            args.latency_repeats)
     except RUN_ERRORS as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('pattern_study.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     if result is None:  # not rank 0
         return 0
     rows = result['rows']

@@ -39,13 +39,16 @@ from mmsola.analysis.flops import report_backbone
 from mmsola.analysis.patterns import collect_patterns
 from mmsola.analysis.timing import (environment_info, fixed_threads, synchronizer,
                                     time_callable)
+from mmsola.apis.backbone import BackboneFactory
+from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
+from mmsola.utils.devices import default_device
 
 
 def sweep_patterns(args) -> List[List[str]]:
     """The explicit ``--patterns`` followed by the rule's, without repeats."""
-    base = args.base_pattern or SoLAVision.resolve_arch(args.arch)['layer_pattern']
+    base = args.base_pattern or BackboneFactory(args.arch).default_pattern
     return collect_patterns(args.patterns, base, args.softmax_blocks, args.stage)
 
 
@@ -55,7 +58,7 @@ def measure_pattern(args, pattern: List[str], images: ImageSource,
     text = '/'.join(pattern)
     size = (args.size, args.size)
     torch.manual_seed(args.seed)
-    model = SoLAVision(args.arch, layer_pattern=pattern, drop_path_rate=0.).to(args.device)
+    model = BackboneFactory(args.arch, drop_path_rate=0.).build(pattern).to(args.device)
     counted = report_backbone(model.eval(), size, num_classes=0)
     x = torch.randn(args.batch, 3, *size, device=args.device)
     with torch.no_grad():
@@ -120,7 +123,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=default_device())
     parser.add_argument('--images', default=None,
                         help="ERF images: a folder, 'demo', or (default) random noise")
     parser.add_argument('--num-images', type=int, default=10, help='ERF images')
@@ -133,17 +136,12 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        check_writable(args.out_dir, '--out-dir')
-        patterns = sweep_patterns(args)
-        images = ImageSource(args.images, args.num_images, args.erf_size, args.seed)
-        with fixed_threads(args.threads):
-            env = environment_info(args.device)
-    except (ValueError, FileNotFoundError) as err:
-        print(f'pattern_sweep.py: error: {err}', file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> None:
+    check_writable(args.out_dir, '--out-dir')
+    patterns = sweep_patterns(args)
+    images = ImageSource(args.images, args.num_images, args.erf_size, args.seed)
+    with fixed_threads(args.threads):
+        env = environment_info(args.device)
     print(f'{len(patterns)} patterns of {args.arch} at {args.size}x{args.size} on '
           f"{env['device']}; ERF on {images.description} at {args.erf_size}x{args.erf_size}")
     rows, start = [], time.perf_counter()
@@ -170,7 +168,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"| {r['flops_G']:.2f} | {r['softmax_attn_G']:.3f} | {r['latency_ms']:.1f} "
               f"| {r['r_0_5']:.4f} |")
     print(f"\nwrote {csv_path} and {out_dir / 'pattern_sweep.png'}")
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    return run_tool('pattern_sweep.py', lambda: run(args))
 
 
 if __name__ == '__main__':

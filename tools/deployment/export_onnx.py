@@ -11,7 +11,8 @@ After the export the file goes through onnx's checker and a check that every nod
 standard ONNX domain; then ONNX Runtime (CPU) and PyTorch run it at the export size and at a
 second size (--verify-shape, default an odd size near 3/4 H x 5/4 W), and the max abs /
 relative error and the latency of both are printed. A relative error above --rtol exits with
-status 1. Needs the deploy extra: pip install "mmsola[deploy]".
+status 1; input the export cannot work with (a missing package, a checkpoint of another model,
+a detector's whole model) with status 2. Needs the deploy extra: pip install "mmsola[deploy]".
 """
 import argparse
 import os
@@ -100,58 +101,58 @@ def print_rows(rows):
               f"{r['torch_ms']:>9.1f} {r['ort_ms']:>9.1f} {speedup:>7.2f}x")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    from mmsola.apis.config import ConfigError
-    from mmsola.deploy import (DEFAULT_OPSET, ExportError, MissingDeployDependency,
-                               NonStandardGraphError, OnnxMismatchError, export_onnx,
+def export(args) -> int:
+    """Export, check and verify; 1 if ONNX Runtime and PyTorch disagree beyond --rtol."""
+    from mmsola.apis import error_line
+    from mmsola.deploy import (DEFAULT_OPSET, OnnxMismatchError, export_onnx,
                                require_deploy_deps, verify_onnx)
-    from mmsola.deploy.checkpoint import CheckpointMismatchError
     from mmsola.deploy.targets import build_target
 
     from mmsola.utils import check_writable
 
+    check_writable(args.out, '--out', folder=False)
+    versions = require_deploy_deps()
+    backbone_args = {}
+    if args.layer_pattern:
+        backbone_args['layer_pattern'] = args.layer_pattern
+    if args.hsb:
+        backbone_args['hsb'] = True
+    target, names, meta = build_target(args.config, args.arch, args.checkpoint,
+                                       args.part, args.cfg_options, **backbone_args)
+    opset = args.opset or DEFAULT_OPSET
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    export_onnx(target, tuple(args.shape), args.out, names, opset, metadata=meta)
+    size_mb = os.path.getsize(args.out) / 2**20
+    print(f'wrote {args.out} ({size_mb:.1f} MB, opset {opset}, input "input" '
+          f'(batch, 3, height, width) dynamic; outputs {", ".join(names)}; '
+          f'onnx {versions["onnx"]}, onnxruntime {versions["onnxruntime"]})')
+    pre = {k: meta[k] for k in ('mean', 'std', 'swap_bgr_rgb') if k in meta}
+    if pre:
+        print(f'the graph takes preprocessed images: {pre}')
+    if args.no_verify:
+        return 0
+    shapes = [tuple(args.shape), tuple(args.verify_shape or second_shape(args.shape))]
+    if shapes[1] == shapes[0]:
+        raise ValueError('--verify-shape must differ from --shape')
     try:
-        check_writable(args.out, '--out', folder=False)
-        versions = require_deploy_deps()
-        backbone_args = {}
-        if args.layer_pattern:
-            backbone_args['layer_pattern'] = args.layer_pattern
-        if args.hsb:
-            backbone_args['hsb'] = True
-        target, names, meta = build_target(args.config, args.arch, args.checkpoint,
-                                           args.part, args.cfg_options, **backbone_args)
-        opset = args.opset or DEFAULT_OPSET
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        export_onnx(target, tuple(args.shape), args.out, names, opset, metadata=meta)
-        size_mb = os.path.getsize(args.out) / 2**20
-        print(f'wrote {args.out} ({size_mb:.1f} MB, opset {opset}, input "input" '
-              f'(batch, 3, height, width) dynamic; outputs {", ".join(names)}; '
-              f'onnx {versions["onnx"]}, onnxruntime {versions["onnxruntime"]})')
-        pre = {k: meta[k] for k in ('mean', 'std', 'swap_bgr_rgb') if k in meta}
-        if pre:
-            print(f'the graph takes preprocessed images: {pre}')
-        if args.no_verify:
-            return 0
-        shapes = [tuple(args.shape), tuple(args.verify_shape or second_shape(args.shape))]
-        if shapes[1] == shapes[0]:
-            print('error: --verify-shape must differ from --shape', file=sys.stderr)
-            return 2
-        try:
-            rows = verify_onnx(target, args.out, names, shapes, batch=args.batch,
-                               rtol=args.rtol, repeats=args.repeats, threads=args.threads)
-        except OnnxMismatchError as e:
-            print(f'error: {e}', file=sys.stderr)
-            return 1
-        print(f"ONNX Runtime vs PyTorch, batch {args.batch}, {rows[0]['threads']} threads, "
-              f'median of {args.repeats} runs:')
-        print_rows(rows)
-        print(f'OK: every output within rel {args.rtol:g}')
-    except (MissingDeployDependency, ExportError, NonStandardGraphError, ConfigError,
-            CheckpointMismatchError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
+        rows = verify_onnx(target, args.out, names, shapes, batch=args.batch,
+                           rtol=args.rtol, repeats=args.repeats, threads=args.threads)
+    except OnnxMismatchError as e:  # a result, not a user error
+        print(error_line('export_onnx.py', e), file=sys.stderr)
         return 1
+    print(f"ONNX Runtime vs PyTorch, batch {args.batch}, {rows[0]['threads']} threads, "
+          f'median of {args.repeats} runs:')
+    print_rows(rows)
+    print(f'OK: every output within rel {args.rtol:g}')
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmsola.apis import USER_ERRORS, run_tool
+    from mmsola.deploy import ExportError, MissingDeployDependency, NonStandardGraphError
+    user_errors = USER_ERRORS + (MissingDeployDependency, ExportError, NonStandardGraphError)
+    return run_tool('export_onnx.py', lambda: export(args), user_errors)
 
 
 if __name__ == '__main__':

@@ -23,6 +23,7 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence
 
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line
 from mmsola.convert import (ConversionError, convert_mlla_checkpoint,
                             load_foreign_checkpoint, save_checkpoint_atomically)
 
@@ -64,8 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ckpt, use_ema=args.ema, layer_pattern=args.pattern,
             backbone_only=args.backbone_only, arch=args.arch)
     except ConversionError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('mlla2sola.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     converted['meta']['converted_from'] = osp.basename(args.src)
     save_checkpoint_atomically(converted, args.dst)
 

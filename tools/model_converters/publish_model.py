@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line
 from mmsola.checkpoint import read_checkpoint
 from mmsola.utils import AtomicLocalBackend, check_writable
 
@@ -90,8 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         result = publish(args.src, args.out)
     except ValueError as err:
-        print(f'publish_model.py: error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('publish_model.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     print(f'kept {", ".join(result["kept"])} ({result["tensors"]} tensors); dropped '
           f'{", ".join(result["dropped"]) or "nothing"}')
     state = 'already published (identical file)' if result['existed'] else 'wrote'
