@@ -1,32 +1,129 @@
+"""Packaging of mmsola.
+
+Requirements come from the one table of supported versions (mmsola/version.py). The configs
+and the model index are shipped the OpenMMLab way, as ``mmsola/.mim/``: mmengine resolves a
+base ``'mmsola::<dir>/<file>.py'`` in ``.mim/configs`` (after ``import mmsola``, which
+registers the package with mmengine) and ``mim search mmsola`` reads ``.mim/model-index.yml``.
+A wheel gets copies (written into the build directory, never into the source tree). An
+editable install gets ``mmsola/.mim`` in the source tree, of symlinks to the repo's files;
+mmengine and mim find it only when no mmsola is installed (a checkout on PYTHONPATH): for
+an installed one they look in ``site-packages/mmsola/``.
+"""
+import os
+import os.path as osp
+import re
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = osp.dirname(osp.abspath(__file__))
+MIM_DIR = osp.join('mmsola', '.mim')
 
 
-def read_requirements(path='requirements.txt'):
-    with open(path) as f:
+def read_requirements(path):
+    with open(osp.join(ROOT, path)) as f:
         return [line.strip() for line in f if line.strip() and not line.startswith('#')]
 
 
-def read_version():
+def read_version_module():
+    """The names of mmsola/version.py (``__version__``, the supported versions)."""
     namespace = {}
-    with open('mmsola/version.py') as f:
+    with open(osp.join(ROOT, 'mmsola', 'version.py')) as f:
         exec(f.read(), namespace)
-    return namespace['__version__']
+    return namespace
 
 
-setup(
-    name='mmsola',
-    version=read_version(),
-    description='SoLA-Vision backbones and a fused linear-attention op for OpenMMLab',
-    long_description=open('README.md').read(),
-    long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'benchmarks')),
-    python_requires='>=3.9',
-    install_requires=read_requirements(),
-    extras_require={
-        'mm': ['mmcv>=2.0.0,<2.2.0', 'mmdet>=3.0.0,<3.4.0', 'mmsegmentation>=1.0.0,<1.3.0',
-               'mmpretrain>=1.0.0,<1.3.0', 'ftfy', 'regex'],
-        'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.3'],
-        'tests': ['pytest'],
-    },
-    license='Apache License 2.0',
-)
+def metafile_configs(metafile):
+    """The ``Config:`` paths a metafile lists (repo-relative, e.g. ``configs/x.py``)."""
+    with open(metafile) as f:  # a line pattern: setup.py runs before PyYAML is installed
+        return re.findall(r'^\s*Config:\s*(\S+\.py)\s*$', f.read(), flags=re.MULTILINE)
+
+
+def mim_tree(root=ROOT):
+    """What ``mmsola/.mim`` holds: ``{path in .mim: (kind, what)}``.
+
+    kind ``'file'``: ``what`` is a file of the repo (copied, or linked when editable):
+    ``model-index.yml`` and every ``.py`` / ``.yml`` under ``configs/``.
+    kind ``'text'``: ``what`` is the text of a one-line config ``<family>/<name>.py`` that
+    inherits ``configs/<name>.py``, for each config that a family's metafile
+    (``configs/<family>/metafile.yml``) lists outside its folder. mmengine accepts only
+    ``mmsola::<dir>/<file>.py``, so the flat configs are reached as
+    ``mmsola::upernet/upernet_sola_t_ade20k.py``.
+    """
+    tree = {'model-index.yml': ('file', osp.join(root, 'model-index.yml'))}
+    configs = osp.join(root, 'configs')
+    for folder, dirs, files in os.walk(configs):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        for name in sorted(files):
+            if name.endswith(('.py', '.yml')):
+                path = osp.join(folder, name)
+                tree[osp.join('configs', osp.relpath(path, configs))] = ('file', path)
+    for family in sorted(os.listdir(configs)):
+        metafile = osp.join(configs, family, 'metafile.yml')
+        if not osp.isfile(metafile):
+            continue
+        for config in metafile_configs(metafile):
+            target = osp.relpath(osp.join(root, config), osp.join(configs, family))
+            if osp.dirname(target):  # not in the family's folder: reach it through a stub
+                stub = osp.join('configs', family, osp.basename(config))
+                tree[stub] = ('text', f"# written by setup.py: mmsola::{family}/ reaches {config}"
+                              f"\n_base_ = ['{target}']\n")
+    return tree
+
+
+def write_mim_tree(dest, link):
+    """Write :func:`mim_tree` into ``dest`` (emptied first); ``link``: symlink the files."""
+    if osp.islink(dest) or osp.isfile(dest):
+        os.remove(dest)
+    elif osp.isdir(dest):
+        shutil.rmtree(dest)
+    for rel, (kind, what) in mim_tree().items():
+        path = osp.join(dest, rel)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        if kind == 'text':
+            with open(path, 'w') as f:
+                f.write(what)
+        elif link:
+            os.symlink(osp.relpath(what, osp.dirname(path)), path)
+        else:
+            shutil.copyfile(what, path)
+
+
+class BuildPyWithMim(build_py):
+    """build_py that also lays out ``mmsola/.mim`` (copies in a wheel, links when editable)."""
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            write_mim_tree(osp.join(ROOT, MIM_DIR), link=True)
+        else:
+            write_mim_tree(osp.join(self.build_lib, MIM_DIR), link=False)
+
+
+def main():
+    version_module = read_version_module()
+    requirement = version_module['requirement']
+
+    setup(
+        name='mmsola',
+        version=version_module['__version__'],
+        description='SoLA-Vision backbones and a fused linear-attention op for OpenMMLab',
+        long_description=open(osp.join(ROOT, 'README.md')).read(),
+        long_description_content_type='text/markdown',
+        packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'benchmarks')),
+        cmdclass={'build_py': BuildPyWithMim},
+        python_requires='>=3.9',
+        install_requires=read_requirements('requirements/runtime.txt') + [requirement('mmengine')],
+        extras_require={
+            'mm': [requirement(name) for name in ('mmcv', 'mmdet', 'mmseg', 'mmpretrain')]
+            + ['ftfy', 'regex'],
+            'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.3'],
+            'tests': ['pytest'],
+        },
+        license='Apache License 2.0',
+    )
+
+
+if __name__ == '__main__':  # as setuptools runs it; importing it (a test) only defines the above
+    main()

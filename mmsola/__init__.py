@@ -2,14 +2,16 @@
 
 Importing mmsola registers its modules in mmengine's root registries (so mmdet, mmseg and
 mmpretrain find them through ``custom_imports``), checks the versions of the OpenMMLab packages
-in use, and lets torch's weights-only loader read mmengine's own checkpoints.
+in use, lets torch's weights-only loader read mmengine's own checkpoints, and lets mmengine
+resolve ``mmsola::`` base configs (the configs shipped in ``mmsola/.mim``).
 """
 from .checkpoint import allow_mmengine_checkpoint_globals
-from .utils import check_imported_versions
+from .utils import check_imported_versions, register_config_package
 from .version import __version__
 
 check_imported_versions()
 allow_mmengine_checkpoint_globals()
+register_config_package()
 
 from . import engine, models, ops  # noqa: E402  (registers SoLAVision, its hooks and friends)
 

@@ -6,6 +6,7 @@ from .atomic_file_backend import (ATOMIC_LOCAL_BACKEND, AtomicLocalBackend,
                                   remove_stale_temp_files)
 from .image_files import MIN_IMAGE_SIDE, ImageFileError, check_image
 from .output_paths import OutputPathError, check_writable
+from .config_package import register_config_package
 from .version_check import (SUPPORTED_VERSIONS, IncompatibleVersionError, check_imported_versions,
                             check_version, import_toolkit)
 
@@ -13,6 +14,7 @@ __all__ = [
     'ATOMIC_LOCAL_BACKEND', 'AtomicLocalBackend', 'remove_stale_temp_files', 'CheckpointError',
     'is_remote', 'load_checkpoint_dict', 'read_checkpoint', 'MIN_IMAGE_SIDE', 'ImageFileError',
     'check_image', 'OutputPathError', 'check_writable',
-    'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoint_globals', 'SUPPORTED_VERSIONS',
+    'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoint_globals', 'register_config_package',
+    'SUPPORTED_VERSIONS',
     'IncompatibleVersionError', 'check_imported_versions', 'check_version', 'import_toolkit'
 ]

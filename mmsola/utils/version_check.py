@@ -8,18 +8,11 @@ are checked at mmsola's import.
 import importlib
 import sys
 from types import ModuleType
-from typing import Dict, Tuple
 
 from mmengine.utils import digit_version
 
-# import name -> (distribution name, lowest supported, first unsupported)
-SUPPORTED_VERSIONS: Dict[str, Tuple[str, str, str]] = {
-    'mmengine': ('mmengine', '0.10.0', '0.11.0'),
-    'mmcv': ('mmcv', '2.0.0', '2.2.0'),
-    'mmdet': ('mmdet', '3.0.0', '3.4.0'),
-    'mmseg': ('mmsegmentation', '1.0.0', '1.3.0'),
-    'mmpretrain': ('mmpretrain', '1.0.0', '1.3.0'),
-}
+# the table lives in mmsola/version.py, which setup.py reads too (one source of the ranges)
+from ..version import SUPPORTED_VERSIONS, requirement
 
 
 class IncompatibleVersionError(ImportError):
@@ -36,8 +29,8 @@ def check_version(name: str, installed: str) -> None:
     dist, low, high = SUPPORTED_VERSIONS[name]
     if not digit_version(low) <= digit_version(installed) < digit_version(high):
         raise IncompatibleVersionError(
-            f'mmsola supports {dist}>={low},<{high}, but {dist} {installed} is installed. '
-            f'Install a supported version, e.g. `pip install "{dist}>={low},<{high}"` '
+            f'mmsola supports {requirement(name)}, but {dist} {installed} is installed. '
+            f'Install a supported version, e.g. `pip install "{requirement(name)}"` '
             f'(the tested pins are in requirements/pinned.txt).')
 
 
@@ -56,11 +49,10 @@ def import_toolkit(name: str) -> ModuleType:
         ImportError: the toolkit is not installed (the message says how to install it).
         IncompatibleVersionError: it is installed in an unsupported version.
     """
-    dist, low, high = SUPPORTED_VERSIONS[name]
     try:
         module = importlib.import_module(name)
     except ImportError as err:
-        raise ImportError(f'this part of mmsola needs {dist}>={low},<{high}, which is not '
+        raise ImportError(f'this part of mmsola needs {requirement(name)}, which is not '
                           f'importable ({err}). Install it, e.g. `pip install -e ".[mm]"` '
                           'or `make test` (see README).') from err
     check_version(name, module.__version__)

@@ -1,0 +1,87 @@
+"""model-index.yml and the metafiles list every config once, with the parameters and FLOPs the
+README's config table gives (both measured by tools/analysis/get_flops.py), and the paper's
+numbers only as metrics named "(paper)"."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = REPO_ROOT / 'configs'
+
+
+def metafiles():
+    index = yaml.safe_load((REPO_ROOT / 'model-index.yml').read_text())
+    return [REPO_ROOT / path for path in index['Import']]
+
+
+def models():
+    return {m['Name']: m for path in metafiles()
+            for m in yaml.safe_load(path.read_text())['Models']}
+
+
+def readme_config_table():
+    """``{config stem: (params M, FLOPs G, the reference cell)}`` of the README's config table."""
+    readme = (REPO_ROOT / 'README.md').read_text()
+    rows = {}
+    for first, params, flops, reference in re.findall(
+            r'^\| (`[^|]+) \| [^|]+ \| ([\d.]+) \| ([\d.]+) \| ([^|]+) \|$', readme, re.MULTILINE):
+        names = re.findall(r'`([^`]+)`', first)
+        stem = names[0].removesuffix('.py')
+        rows[stem] = (float(params), float(flops), reference.strip())
+        if '_3x_' in names[1:]:  # `mask_rcnn_..._1x_coco.py` / `_3x_`
+            rows[stem.replace('_1x_', '_3x_')] = rows[stem]
+    return rows
+
+
+def test_every_metafile_is_a_family_folder_of_configs():
+    for path in metafiles():
+        assert path.name == 'metafile.yml' and path.parent.parent == CONFIGS, path
+        # the family folder is where setup.py puts the family's `mmsola::<family>/` stubs
+        assert not list(path.parent.glob('*.py')), f'{path.parent} holds configs of its own'
+
+
+def test_each_config_is_listed_once_under_its_own_name():
+    listed = [m for path in metafiles() for m in yaml.safe_load(path.read_text())['Models']]
+    assert sorted(m['Name'] for m in listed) == sorted(p.stem for p in CONFIGS.glob('*.py'))
+    for m in listed:
+        assert m['Config'] == f'configs/{m["Name"]}.py'
+
+
+@pytest.mark.parametrize('name', sorted(models()))
+def test_params_and_flops_are_the_measured_ones_of_the_readme(name):
+    meta = models()[name]['Metadata']
+    params, flops, _ = readme_config_table()[name]
+    assert (round(meta['Parameters'] / 1e6, 2), round(meta['FLOPs'] / 1e9, 2)) == (params, flops)
+
+
+@pytest.mark.parametrize('name', sorted(models()))
+def test_the_papers_numbers_are_labelled_and_are_the_readmes_reference(name):
+    reference = readme_config_table()[name][2]
+    for result in models()[name].get('Results', []):
+        for metric, value in result['Metrics'].items():
+            assert metric.endswith('(paper)'), \
+                f'{name}: no mmsola checkpoint exists, so {metric!r} must be the paper\'s'
+            assert str(value) in reference, f'{name}: {metric} {value} vs README {reference!r}'
+
+
+@pytest.mark.slow
+def test_sola_t_in1k_measures_as_its_metafile_says():
+    from mmsola.analysis.flops import report_config
+    r = report_config(str(CONFIGS / 'sola_t_in1k.py'))
+    meta = models()['sola_t_in1k']['Metadata']
+    assert (r['params'], r['flops']) == (meta['Parameters'], meta['FLOPs'])
+    assert meta['Input Size'] == f'{r["shape"][0]}x{r["shape"][1]}'
+
+
+@pytest.mark.parametrize('arch', 'tsb')
+def test_a_3x_config_lists_the_numbers_of_its_1x_model(arch):
+    """The 3x metafile entries repeat the 1x measurement: same model, same test size."""
+    pytest.importorskip('mmdet')
+    from tests.configs.helpers import load, metafiles_read_once
+    one, three = f'mask_rcnn_sola_{arch}_fpn_1x_coco', f'mask_rcnn_sola_{arch}_fpn_3x_coco'
+    with metafiles_read_once():
+        cfg_1x, cfg_3x = load(f'{one}.py'), load(f'{three}.py')
+    assert cfg_1x.model == cfg_3x.model and cfg_1x.test_pipeline == cfg_3x.test_pipeline
+    assert models()[one]['Metadata'] == dict(models()[three]['Metadata'], Epochs=12)
