@@ -1,8 +1,11 @@
 # mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
-# VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options,
-# DEMO_ARGS options of tools/demo/run_demo.py (e.g. DEMO_ARGS='--seed 1'), STUDY_ARGS options of
-# tools/analysis/pattern_study.py for `make pattern-study` (e.g. STUDY_ARGS='--seeds 1').
+# VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options;
+# TEST_WORKERS sets how many processes share the test files (default 2, one per core of the CI
+# machine; 0 runs them in one process); DEMO_ARGS passes options of tools/demo/run_demo.py (e.g.
+# DEMO_ARGS='--seed 1'), STUDY_ARGS those of tools/analysis/pattern_study.py for
+# `make pattern-study` (e.g. STUDY_ARGS='--seeds 1').
 VENV ?= .venv
+TEST_WORKERS ?= 2
 PYTHON := $(VENV)/bin/python
 
 .PHONY: install test demo pattern-study
@@ -11,7 +14,7 @@ install:
 	@MMSOLA_VENV=$(abspath $(VENV)) bash tools/install.sh
 
 test: install
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: install
 	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)

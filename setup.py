@@ -119,7 +119,7 @@ def main():
             'mm': [requirement(name) for name in ('mmcv', 'mmdet', 'mmseg', 'mmpretrain')]
             + ['ftfy', 'regex'],
             'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.3'],
-            'tests': ['pytest'],
+            'tests': ['pytest', 'pytest-xdist'],
         },
         license='Apache License 2.0',
     )

@@ -14,6 +14,12 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs the test files on one worker process per core: each worker, and the
+    # tools it starts as subprocesses, computes on one thread (two per worker thrash).
+    torch.set_num_threads(1)
+    os.environ['OMP_NUM_THREADS'] = '1'
+
 
 @pytest.fixture(scope='module')
 def one_torch_thread():
