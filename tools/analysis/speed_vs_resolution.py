@@ -11,9 +11,10 @@ CPU time of all threads, which a machine shared with other work disturbs much le
 peak memory of one more call above what was resident before it (CUDA
 ``max_memory_allocated``; CPU peak RSS, see :mod:`mmsola.analysis.timing`). The models are
 measured side by side (each point for every model in turn); ``time_vs_ref`` and
-``cpu_vs_ref`` divide by ``--reference`` (default Swin-T) at the same point. A point predicted (from the smaller resolutions of the same
-series) to exceed ``--time-budget`` or the free memory is skipped, and so are the larger ones;
-the CSV says so in its ``status`` column. Device, versions and settings go into every row.
+``cpu_vs_ref`` divide by ``--reference`` (default Swin-T) at the same point. A point predicted
+(from the smaller resolutions of the same series) to exceed ``--time-budget`` or the free
+memory is skipped, and so are the larger ones; the CSV says so in its ``status`` column.
+Device, versions and settings go into every row.
 
 Models: ``--arch`` (SoLAVision presets or a JSON dict, optionally ``--layer-pattern``),
 ``--config`` (the backbone of a config's model), and ``--compare``: SoLA-T with its default,
@@ -36,7 +37,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from torch import nn

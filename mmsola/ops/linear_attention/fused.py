@@ -37,9 +37,10 @@ and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
 Compilation. ``N``, the grid width ``W`` and ``CHUNK`` are runtime integers listed in
 ``do_not_specialize`` (``NC`` is the grid size), so a new resolution reuses the compiled
 kernel; ``NUM_HEADS`` and ``ROPE_HEADS`` are ordinary runtime integers (specialised as Triton
-does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time constants are only the head dim, whether RoPE is applied, the dot
-precision, the trig path (CUDA PTX or interpreter) and the block sizes, which depend on head
-dim and dtype only (no autotuning). Strides are specialised by Triton as usual (divisibility
+does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time
+constants are only the head dim, whether RoPE is applied, the dot precision, the trig path
+(CUDA PTX or interpreter) and the block sizes, which depend on head dim and dtype only (no
+autotuning). Strides are specialised by Triton as usual (divisibility
 by 16): for the supported head dims (multiples of 16) every stride of a (B, heads, N, d) view
 of a contiguous tensor is a multiple of 16 whatever N is.
 """
