@@ -5,10 +5,25 @@ machine.
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
 """
-from .checks import (CheckpointError, DatasetNotFoundError, adopt_resumed_seed, check_checkpoint,
-                     check_datasets, check_pretrained, model_shapes, resolve_resume)
-from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
-                     set_work_dir, toolkit_of)
+from .checks import (
+    CheckpointError,
+    DatasetNotFoundError,
+    adopt_resumed_seed,
+    check_checkpoint,
+    check_datasets,
+    check_pretrained,
+    model_shapes,
+    resolve_resume,
+)
+from .config import (
+    TOOLKITS,
+    ConfigError,
+    build_model,
+    init_toolkit,
+    load_config,
+    set_work_dir,
+    toolkit_of,
+)
 from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
 from .run_errors import run_error_message
 

@@ -1,11 +1,15 @@
-from .atomic_file_backend import (ATOMIC_LOCAL_BACKEND, AtomicLocalBackend,
-                                  remove_stale_temp_files)
+from .atomic_file_backend import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend, remove_stale_temp_files
 from .checkpoint_file import CheckpointError, is_remote, load_checkpoint_dict, read_checkpoint
+from .checkpoint_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoint_globals
 from .image_files import MIN_IMAGE_SIDE, ImageFileError, check_image
 from .output_paths import OutputPathError, check_writable
-from .checkpoint_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoint_globals
-from .version_check import (SUPPORTED_VERSIONS, IncompatibleVersionError, check_imported_versions,
-                            check_version, import_toolkit)
+from .version_check import (
+    SUPPORTED_VERSIONS,
+    IncompatibleVersionError,
+    check_imported_versions,
+    check_version,
+    import_toolkit,
+)
 
 __all__ = [
     'ATOMIC_LOCAL_BACKEND', 'AtomicLocalBackend', 'remove_stale_temp_files', 'CheckpointError',

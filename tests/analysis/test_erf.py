@@ -7,9 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.analysis.erf import (BlockTaps, ImageSource, area_ratio, area_ratios,
-                                 block_depth, depth_points, final_point, mean_contributions,
-                                 normalise)
+from mmsola.analysis.erf import (
+    BlockTaps,
+    ImageSource,
+    area_ratio,
+    area_ratios,
+    block_depth,
+    depth_points,
+    final_point,
+    mean_contributions,
+    normalise,
+)
 from mmsola.models import SoLAVision
 from tests.models.helpers import small_backbone
 from tests.script_loading import load_script

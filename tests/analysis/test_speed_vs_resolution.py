@@ -5,8 +5,7 @@ import json
 import pytest
 import torch
 
-from mmsola.analysis.timing import (environment_info, fixed_threads, peak_memory,
-                                    time_callable)
+from mmsola.analysis.timing import environment_info, fixed_threads, peak_memory, time_callable
 from tests.script_loading import load_script
 
 TINY_ARCH = json.dumps(dict(embed_dims=8, num_heads=[1, 1, 2, 2],

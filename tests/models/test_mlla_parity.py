@@ -20,8 +20,7 @@ torch).
 import pytest
 import torch
 
-from mmsola.convert import convert_mlla_checkpoint
-from mmsola.convert import mlla_keys
+from mmsola.convert import convert_mlla_checkpoint, mlla_keys
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.attention import LinearAttentionCore
 from mmsola.models.backbones.pretrained import strip_prefix

@@ -203,9 +203,14 @@ def run(args) -> Optional[Dict]:
     import mmsola  # noqa: F401
     from mmsola.analysis.flops import test_input_shape
     from mmsola.analysis.timing import environment_info, fixed_threads
-    from mmsola.apis import (DatasetNotFoundError, build_model, check_checkpoint,
-                             check_datasets, init_toolkit, load_config)
-
+    from mmsola.apis import (
+        DatasetNotFoundError,
+        build_model,
+        check_checkpoint,
+        check_datasets,
+        init_toolkit,
+        load_config,
+    )
     from mmsola.utils import check_writable
     if args.out:
         check_writable(args.out, '--out', folder=False)

@@ -30,8 +30,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from mmsola.analysis.erf import (THRESHOLDS, ImageSource, area_ratio, backbone_erf,
-                                 block_depth, depth_points, final_point, normalise)
+from mmsola.analysis.erf import (
+    THRESHOLDS,
+    ImageSource,
+    area_ratio,
+    backbone_erf,
+    block_depth,
+    depth_points,
+    final_point,
+    normalise,
+)
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
 

@@ -42,8 +42,14 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from torch import nn
 
-from mmsola.analysis.timing import (available_memory, environment_info, fixed_threads,
-                                    peak_memory, synchronizer, time_callable)
+from mmsola.analysis.timing import (
+    available_memory,
+    environment_info,
+    fixed_threads,
+    peak_memory,
+    synchronizer,
+    time_callable,
+)
 
 DEFAULT_RESOLUTIONS = (224, 384, 512, 768, 1024, 1536, 2048)
 SOLA_T_PATTERNS = {

@@ -103,12 +103,18 @@ def print_rows(rows):
 def main(argv=None):
     args = parse_args(argv)
     from mmsola.apis.config import ConfigError
-    from mmsola.deploy import (DEFAULT_OPSET, ExportError, MissingDeployDependency,
-                               NonStandardGraphError, OnnxMismatchError, export_onnx,
-                               require_deploy_deps, verify_onnx)
+    from mmsola.deploy import (
+        DEFAULT_OPSET,
+        ExportError,
+        MissingDeployDependency,
+        NonStandardGraphError,
+        OnnxMismatchError,
+        export_onnx,
+        require_deploy_deps,
+        verify_onnx,
+    )
     from mmsola.deploy.checkpoint import CheckpointMismatchError
     from mmsola.deploy.targets import build_target
-
     from mmsola.utils import check_writable
 
     try:

@@ -32,8 +32,13 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
-from mmsola.utils import (AtomicLocalBackend, CheckpointError, OutputPathError, check_writable,
-                          read_checkpoint)
+from mmsola.utils import (
+    AtomicLocalBackend,
+    CheckpointError,
+    OutputPathError,
+    check_writable,
+    read_checkpoint,
+)
 
 PREFIX = 'backbone.'
 NUM_STAGES = 4

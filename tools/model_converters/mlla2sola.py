@@ -23,8 +23,12 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence
 
-from mmsola.convert import (ConversionError, convert_mlla_checkpoint,
-                            load_foreign_checkpoint, save_checkpoint_atomically)
+from mmsola.convert import (
+    ConversionError,
+    convert_mlla_checkpoint,
+    load_foreign_checkpoint,
+    save_checkpoint_atomically,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
