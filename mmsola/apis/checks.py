@@ -15,6 +15,7 @@
 
 Each error's message says what was wrong and how to fix it; the tools print it and exit.
 """
+import logging
 import os
 import os.path as osp
 import re
@@ -259,7 +260,8 @@ def model_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
             model = registry.MODELS.build(cfg.model)
     except (NotImplementedError, RuntimeError) as err:
         print_log(f'building the model on the meta device failed ({err}); building it on '
-                  'the CPU to read its parameter names', logger='current', level=10)
+                  'the CPU to read its parameter names', logger='current',
+                  level=logging.DEBUG)
         model = registry.MODELS.build(cfg.model)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 

@@ -1,4 +1,5 @@
 """Load pretrained weights into a module and report how much of it they cover."""
+import logging
 from collections import OrderedDict
 from typing import Optional, Union
 
@@ -88,7 +89,7 @@ def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
     share = 100. * matched / len(own)
     print_log(f'{name}: loaded {matched}/{len(own)} keys ({share:.1f}%) from {checkpoint}'
               f' (prefix={prefix!r})', logger='current')
-    level = 30 if missing or unexpected or mismatched else 20  # WARNING / INFO
+    level = logging.WARNING if missing or unexpected or mismatched else logging.INFO
     for label, keys in (('missing (kept at init)', missing), ('unexpected (ignored)',
                         unexpected), ('shape mismatch (kept at init)', mismatched)):
         if keys:
