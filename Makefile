@@ -1,17 +1,26 @@
-# mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
+# mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo;
+# `make lint` runs ruff (requirements/lint.txt, put into the environment if missing; ruff.toml).
 # VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options,
 # DEMO_ARGS options of tools/demo/run_demo.py (e.g. DEMO_ARGS='--seed 1'), STUDY_ARGS options of
 # tools/analysis/pattern_study.py for `make pattern-study` (e.g. STUDY_ARGS='--seeds 1').
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
+RUFF_VERSION := $(shell sed -n 's/^ruff==//p' requirements/lint.txt)
 
-.PHONY: install test demo pattern-study
+.PHONY: install test lint demo pattern-study
 
 install:
 	@MMSOLA_VENV=$(abspath $(VENV)) bash tools/install.sh
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# only ruff itself is installed: linting takes seconds, before (or without) `make install`
+lint:
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	@test "$$($(VENV)/bin/ruff --version 2>/dev/null)" = "ruff $(RUFF_VERSION)" || \
+	  $(PYTHON) -m pip install -q --disable-pip-version-check -r requirements/lint.txt
+	$(VENV)/bin/ruff check .
 
 demo: install
 	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)
