@@ -1,4 +1,5 @@
-# mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo.
+# mmsola: `make test` installs what it needs and runs the tests; `make demo` runs the demo;
+# `make lint` runs ruff (requirements/lint.txt, put into the environment if missing; ruff.toml).
 # VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options;
 # TEST_WORKERS sets how many processes share the test files (default 2, one per core of the CI
 # machine; 0 runs them in one process); DEMO_ARGS passes options of tools/demo/run_demo.py (e.g.
@@ -7,14 +8,22 @@
 VENV ?= .venv
 TEST_WORKERS ?= 2
 PYTHON := $(VENV)/bin/python
+RUFF_VERSION := $(shell sed -n 's/^ruff==//p' requirements/lint.txt)
 
-.PHONY: install test demo pattern-study
+.PHONY: install test lint demo pattern-study
 
 install:
 	@MMSOLA_VENV=$(abspath $(VENV)) bash tools/install.sh
 
 test: install
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# only ruff itself is installed: linting takes seconds, before (or without) `make install`
+lint:
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	@test "$$($(VENV)/bin/ruff --version 2>/dev/null)" = "ruff $(RUFF_VERSION)" || \
+	  $(PYTHON) -m pip install -q --disable-pip-version-check -r requirements/lint.txt
+	$(VENV)/bin/ruff check .
 
 demo: install
 	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)

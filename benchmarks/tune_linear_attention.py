@@ -13,6 +13,7 @@ time goes); ``--once`` only runs each shape's forward and backward once with the
 """
 import argparse
 import csv
+import functools
 import itertools
 import sys
 import time
@@ -81,10 +82,11 @@ def sweep(shape, copy, rows, programs_per_sm, dtype=torch.bfloat16):
                 o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6)
                 if backward:
                     out = fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6)
-                    fn = lambda: fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6)
+                    fn = functools.partial(fused.fused_linear_attention_bwd,
+                                           do, q, k, v, kv, ks, hw, 1e-6)
                 else:
                     out = (o, )
-                    fn = lambda: fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6)
+                    fn = functools.partial(fused.fused_linear_attention_fwd, q, k, v, hw, 1e-6)
                 torch.cuda.synchronize()
                 if ref is None or ref[0] != backward:
                     ref = (backward, [x.float() for x in out])

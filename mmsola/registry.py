@@ -9,8 +9,7 @@ empty children of the roots: a lookup falls through to the root, where mmsola's 
 modules are (importing ``mmsola``, their location, registers those). Without them mmengine
 would warn that mmsola "is not installed" and fall back to the registry at hand.
 """
-from mmengine.registry import Registry
-from mmengine.registry import root
+from mmengine.registry import Registry, root
 
 SCOPE = 'mmsola'
 

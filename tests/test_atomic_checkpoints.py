@@ -6,7 +6,6 @@ import torch
 from mmengine.fileio import get_file_backend
 
 from mmsola.utils import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend
-
 from .test_checkpoint_loading import make_runner
 
 

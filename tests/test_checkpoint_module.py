@@ -10,9 +10,17 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import nn
 
-from mmsola.checkpoint import (BN_COUNTERS, FOREIGN_CONFIG_CLASSES, CheckpointError, KeyDiff,
-                               diff_keys, drop_keys, read_checkpoint, select_prefix,
-                               state_dict_of)
+from mmsola.checkpoint import (
+    BN_COUNTERS,
+    FOREIGN_CONFIG_CLASSES,
+    CheckpointError,
+    KeyDiff,
+    diff_keys,
+    drop_keys,
+    read_checkpoint,
+    select_prefix,
+    state_dict_of,
+)
 from mmsola.convert import ConversionError, load_foreign_checkpoint
 from tests.bad_files import bad_checkpoints, hostile_ran
 

@@ -13,7 +13,6 @@ from mmengine.runner import Runner
 
 from mmsola.engine import RNG_STATE_KEY, RNGStateHook, get_rng_state, set_rng_state
 from mmsola.engine.hooks import rng_state_hook
-
 from .test_checkpoint_loading import ToyData, ToyRegressor
 
 

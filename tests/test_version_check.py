@@ -5,8 +5,12 @@ import types
 
 import pytest
 
-from mmsola.utils import (IncompatibleVersionError, check_imported_versions, check_version,
-                          import_toolkit)
+from mmsola.utils import (
+    IncompatibleVersionError,
+    check_imported_versions,
+    check_version,
+    import_toolkit,
+)
 
 
 def test_unsupported_version_names_installed_and_supported():

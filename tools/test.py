@@ -20,10 +20,22 @@ from typing import List, Optional
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.evaluator import DumpResults
 
-from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         UserError, add_launcher_args, build_runner, check_checkpoint,
-                         check_datasets, load_config, run_tool, set_work_dir, setup_launcher,
-                         toolkit_of)
+from mmsola.apis import (
+    CheckpointError,
+    ConfigError,
+    DatasetNotFoundError,
+    LauncherError,
+    UserError,
+    add_launcher_args,
+    build_runner,
+    check_checkpoint,
+    check_datasets,
+    load_config,
+    run_tool,
+    set_work_dir,
+    setup_launcher,
+    toolkit_of,
+)
 from mmsola.utils import OutputPathError, check_writable
 
 # what the checks raise; a ValueError of the test loop keeps its traceback

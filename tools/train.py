@@ -20,10 +20,24 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         UserError, add_launcher_args, adopt_resumed_seed, build_runner,
-                         check_checkpoint, check_datasets, check_pretrained, load_config,
-                         resolve_resume, run_tool, set_work_dir, setup_launcher)
+from mmsola.apis import (
+    CheckpointError,
+    ConfigError,
+    DatasetNotFoundError,
+    LauncherError,
+    UserError,
+    add_launcher_args,
+    adopt_resumed_seed,
+    build_runner,
+    check_checkpoint,
+    check_datasets,
+    check_pretrained,
+    load_config,
+    resolve_resume,
+    run_tool,
+    set_work_dir,
+    setup_launcher,
+)
 from mmsola.utils import OutputPathError, check_writable
 
 # what the checks raise; a ValueError of the training loop keeps its traceback

@@ -168,8 +168,14 @@ def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
     import mmsola  # noqa: F401
     from mmsola.analysis.flops import test_input_shape
     from mmsola.analysis.timing import environment_info, fixed_threads
-    from mmsola.apis import (DatasetNotFoundError, build_model, check_checkpoint,
-                             check_datasets, init_toolkit, load_config)
+    from mmsola.apis import (
+        DatasetNotFoundError,
+        build_model,
+        check_checkpoint,
+        check_datasets,
+        init_toolkit,
+        load_config,
+    )
     cfg = load_config(config, cfg_options)
     init_toolkit(cfg)  # the toolkit's registries (transforms, datasets) and default scope
     if checkpoint:

@@ -28,8 +28,13 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from torch import nn
 
-from mmsola.analysis.timing import (available_memory, environment_info, peak_memory,
-                                    synchronizer, time_callable)
+from mmsola.analysis.timing import (
+    available_memory,
+    environment_info,
+    peak_memory,
+    synchronizer,
+    time_callable,
+)
 from mmsola.utils.devices import check_device
 
 DEFAULT_RESOLUTIONS = (224, 384, 512, 768, 1024, 1536, 2048)

@@ -5,11 +5,24 @@ machine.
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
 """
-from .checkpoint_checks import (CheckpointError, adopt_resumed_seed, check_checkpoint,
-                                check_pretrained, model_shapes, resolve_resume)
+from .checkpoint_checks import (
+    CheckpointError,
+    adopt_resumed_seed,
+    check_checkpoint,
+    check_pretrained,
+    model_shapes,
+    resolve_resume,
+)
 from .cli import USER_ERRORS, UserError, error_line, run_tool
-from .config import (TOOLKITS, ConfigError, build_model, init_toolkit, load_config,
-                     set_work_dir, toolkit_of)
+from .config import (
+    TOOLKITS,
+    ConfigError,
+    build_model,
+    init_toolkit,
+    load_config,
+    set_work_dir,
+    toolkit_of,
+)
 from .dataset_checks import DatasetNotFoundError, check_datasets
 from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
 from .run_errors import run_error_message

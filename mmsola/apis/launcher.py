@@ -6,6 +6,7 @@ without CUDA :func:`setup_launcher` starts the process group itself with gloo, l
 work on CPU modules and turns SyncBN into BN (torch's SyncBatchNorm runs on GPUs only).
 """
 import argparse
+import logging
 import os
 from datetime import timedelta
 from typing import Any
@@ -68,7 +69,7 @@ def _cpu_ddp(cfg: Config) -> None:
     cfg.sync_bn = None
     if _sync_bn_to_bn(cfg.model):
         print_log('no CUDA: SyncBN layers become BN (statistics per process)',
-                  logger='current', level=30)
+                  logger='current', level=logging.WARNING)
 
 
 def setup_launcher(cfg: Config, launcher: str) -> None:
@@ -104,7 +105,7 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') != 'gloo':
         print_log(f"no CUDA: distributed backend {dist_cfg.get('backend', 'nccl')!r} -> "
-                  "'gloo'", logger='current', level=30)
+                  "'gloo'", logger='current', level=logging.WARNING)
         dist_cfg['backend'] = 'gloo'
     _cpu_ddp(cfg)
     if not torch.distributed.is_initialized():

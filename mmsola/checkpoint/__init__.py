@@ -13,8 +13,13 @@ Every loader and check of mmsola (``init_cfg`` Pretrained, the tools' checkpoint
 export, the converters) is built on these, so a user meets the same messages everywhere.
 Needs torch and mmengine only.
 """
-from .allow_list import (FOREIGN_CONFIG_CLASSES, MMENGINE_CHECKPOINT_GLOBALS, InertConfig,
-                         allow_mmengine_checkpoint_globals, inert_configs)
+from .allow_list import (
+    FOREIGN_CONFIG_CLASSES,
+    MMENGINE_CHECKPOINT_GLOBALS,
+    InertConfig,
+    allow_mmengine_checkpoint_globals,
+    inert_configs,
+)
 from .key_diff import BN_COUNTERS, KeyDiff, diff_keys
 from .reading import CheckpointError, is_remote, load_checkpoint_dict, read_checkpoint
 from .state_dict import WEIGHT_ENTRIES, drop_keys, select_prefix, state_dict_of

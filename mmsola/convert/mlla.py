@@ -32,8 +32,13 @@ from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 from mmsola.models.backbones.sola_vision import NUM_STAGES, SoLAVision
 from mmsola.version import __version__
 from .checkpoint_io import ConversionError
-from .mlla_keys import (fold_bias_into_bn, map_backbone_key, mlla_structure, permute_qk,
-                        softmax_core_from_linear)
+from .mlla_keys import (
+    fold_bias_into_bn,
+    map_backbone_key,
+    mlla_structure,
+    permute_qk,
+    softmax_core_from_linear,
+)
 
 PRESETS = ('tiny', 'small', 'base')  # MLLA-T / S / B: the same widths, depths and heads
 PREFIX = 'backbone.'

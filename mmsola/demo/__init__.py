@@ -4,8 +4,13 @@ Not imported by ``import mmsola``; ``tools/demo/`` uses it. Plotting (matplotlib
 toolkits (mmseg) are imported only by the functions that need them.
 """
 from .classes import CLASSES, METAINFO, PALETTE
-from .synthetic_ade import (DEFAULT_ROOT, build_demo_dataset, ensure_demo_dataset,
-                            read_manifest, verify_demo_dataset)
+from .synthetic_ade import (
+    DEFAULT_ROOT,
+    build_demo_dataset,
+    ensure_demo_dataset,
+    read_manifest,
+    verify_demo_dataset,
+)
 
 __all__ = ['CLASSES', 'METAINFO', 'PALETTE', 'DEFAULT_ROOT', 'build_demo_dataset',
            'ensure_demo_dataset', 'read_manifest', 'verify_demo_dataset']

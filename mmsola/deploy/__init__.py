@@ -6,10 +6,22 @@ Importing this package needs only torch and mmengine; onnx, onnxruntime and onnx
 of the linear-attention op) imports onnxscript and is loaded only by :func:`export_onnx`.
 """
 from .deps import INSTALL_HINT, MissingDeployDependency, require_deploy_deps
-from .onnx_export import (DEFAULT_OPSET, NonStandardGraphError, OnnxMismatchError,
-                          check_standard_domains, export_onnx, verify_onnx)
-from .targets import (ClassifierScores, ExportError, FeatureMaps, SegmentorLogits,
-                      backbone_target, config_target)
+from .onnx_export import (
+    DEFAULT_OPSET,
+    NonStandardGraphError,
+    OnnxMismatchError,
+    check_standard_domains,
+    export_onnx,
+    verify_onnx,
+)
+from .targets import (
+    ClassifierScores,
+    ExportError,
+    FeatureMaps,
+    SegmentorLogits,
+    backbone_target,
+    config_target,
+)
 
 __all__ = [
     'INSTALL_HINT', 'MissingDeployDependency', 'require_deploy_deps', 'DEFAULT_OPSET',

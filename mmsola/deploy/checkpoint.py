@@ -3,8 +3,14 @@ from typing import Optional
 
 from torch import nn
 
-from mmsola.checkpoint import (BN_COUNTERS, CheckpointError, diff_keys, load_checkpoint_dict,
-                               select_prefix, state_dict_of)
+from mmsola.checkpoint import (
+    BN_COUNTERS,
+    CheckpointError,
+    diff_keys,
+    load_checkpoint_dict,
+    select_prefix,
+    state_dict_of,
+)
 
 
 class CheckpointMismatchError(CheckpointError):

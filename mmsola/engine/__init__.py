@@ -3,9 +3,19 @@ root HOOKS / OPTIM_WRAPPERS registries (so mmdet, mmseg and mmpretrain configs f
 name): RankZeroLoggerHook, AtomicCheckpointHook, RNGStateHook, FiniteLossHook and
 DatasetCheckHook (every config), MESAHook (the ImageNet ones), CPUAutocastOptimWrapper (--amp on
 a machine without CUDA)."""
-from .hooks import (RNG_STATE_KEY, AtomicCheckpointHook, DatasetCheckError, DatasetCheckHook,
-                    FiniteLossHook, InvalidLossError, MESAHook, RankZeroLoggerHook, RNGStateHook,
-                    get_rng_state, set_rng_state)
+from .hooks import (
+    RNG_STATE_KEY,
+    AtomicCheckpointHook,
+    DatasetCheckError,
+    DatasetCheckHook,
+    FiniteLossHook,
+    InvalidLossError,
+    MESAHook,
+    RankZeroLoggerHook,
+    RNGStateHook,
+    get_rng_state,
+    set_rng_state,
+)
 from .optim_wrappers import CPUAutocastOptimWrapper
 
 __all__ = [

@@ -8,9 +8,20 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.analysis.erf import (BlockTaps, ImageSource, area_ratio, area_ratios,
-                                 block_depth, depth_points, final_point, load_weights,
-                                 mean_contributions, model_list, normalise, read_weights)
+from mmsola.analysis.erf import (
+    BlockTaps,
+    ImageSource,
+    area_ratio,
+    area_ratios,
+    block_depth,
+    depth_points,
+    final_point,
+    load_weights,
+    mean_contributions,
+    model_list,
+    normalise,
+    read_weights,
+)
 from mmsola.apis.backbone import BackboneFactory
 from mmsola.models import SoLAVision
 from tests.models.helpers import small_backbone

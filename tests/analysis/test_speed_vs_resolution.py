@@ -7,10 +7,16 @@ import sys
 import pytest
 import torch
 
-from mmsola.analysis.resolution_scaling import (COLUMNS, Settings, model_specs, predict, run,
-                                                summary_tables, write_csv)
-from mmsola.analysis.timing import (environment_info, fixed_threads, peak_memory,
-                                    time_callable)
+from mmsola.analysis.resolution_scaling import (
+    COLUMNS,
+    Settings,
+    model_specs,
+    predict,
+    run,
+    summary_tables,
+    write_csv,
+)
+from mmsola.analysis.timing import environment_info, fixed_threads, peak_memory, time_callable
 from tests.tools.tool_runs import run_cli
 
 TINY_ARCH = json.dumps(dict(embed_dims=8, num_heads=[1, 1, 2, 2],

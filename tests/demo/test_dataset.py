@@ -7,8 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmsola.demo import (CLASSES, METAINFO, build_demo_dataset, ensure_demo_dataset,
-                         read_manifest, verify_demo_dataset)
+from mmsola.demo import (
+    CLASSES,
+    METAINFO,
+    build_demo_dataset,
+    ensure_demo_dataset,
+    read_manifest,
+    verify_demo_dataset,
+)
 from mmsola.demo.synthetic_ade import MANIFEST
 from tests.script_loading import REPO_ROOT
 

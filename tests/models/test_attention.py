@@ -8,8 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from mmsola.models.backbones import attention
-from mmsola.models.backbones.attention import (AttentionMixer, HybridAttentionCore,
-                                               LinearAttentionCore, SoftmaxAttentionCore)
+from mmsola.models.backbones.attention import (
+    AttentionMixer,
+    HybridAttentionCore,
+    LinearAttentionCore,
+    SoftmaxAttentionCore,
+)
 from tests.rope_reference import rope_reference
 
 HW = (3, 5)  # 15 tokens, a non-square grid

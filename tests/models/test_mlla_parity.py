@@ -21,8 +21,7 @@ import pytest
 import torch
 
 from mmsola.checkpoint import select_prefix
-from mmsola.convert import convert_mlla_checkpoint
-from mmsola.convert import mlla_keys
+from mmsola.convert import convert_mlla_checkpoint, mlla_keys
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.attention import LinearAttentionCore
 from mmsola.ops.linear_attention import interface

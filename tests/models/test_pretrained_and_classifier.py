@@ -1,5 +1,6 @@
 """init_cfg Pretrained (round trip through a classifier checkpoint, reporting, errors) and
 the SoLAVisionCls builder."""
+import logging
 import sys
 
 import mmengine.logging
@@ -18,7 +19,7 @@ def logged(monkeypatch):
     """Messages sent through mmengine's print_log."""
     messages = []
     monkeypatch.setattr(mmengine.logging, 'print_log',
-                        lambda msg, logger=None, level=20: messages.append((level, msg)))
+                        lambda msg, logger=None, level=logging.INFO: messages.append((level, msg)))
     return messages
 
 
@@ -77,7 +78,7 @@ def test_partial_match_is_reported(classifier, tmp_path, logged):
     model.init_weights()
     total = len([k for k in model.state_dict() if not k.endswith('num_batches_tracked')])
     assert any(f'loaded {total - 6}/{total} keys' in msg for _, msg in logged)
-    warnings = [msg for level, msg in logged if level >= 30]
+    warnings = [msg for level, msg in logged if level >= logging.WARNING]
     assert warnings and 'norm0.weight' in warnings[0]
     torch.testing.assert_close(model.stages[3].blocks[0].mlp.fc1.weight,
                                classifier.backbone.stages[3].blocks[0].mlp.fc1.weight)
@@ -125,7 +126,7 @@ def test_shape_mismatch_is_skipped_and_reported(tmp_path, logged):
     model = small_backbone(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     fc1 = model.stages[0].blocks[0].mlp.fc1.weight.clone()
     model.init_weights()
-    warnings = [msg for level, msg in logged if level >= 30]
+    warnings = [msg for level, msg in logged if level >= logging.WARNING]
     assert any('shape mismatch' in m and 'mlp.fc1.weight' in m for m in warnings)
     assert torch.equal(model.stages[0].blocks[0].mlp.fc1.weight, fc1)  # kept at init
     assert torch.equal(model.stem.conv1[0].weight, other.stem.conv1[0].weight)

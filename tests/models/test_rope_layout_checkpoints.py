@@ -110,7 +110,8 @@ def test_pretrained_init_cfg_and_export_loading_keep_the_layout_check(tmp_path):
     with pytest.raises(RuntimeError, match="Build the backbone with rope_layout='per_head'"):
         load_checkpoint_strict(small_backbone(out_indices=(3, )), str(path), prefix='backbone.')
     # the whole parent, as a Runner's load_from does
-    _WithBackbone(rope_layout='per_head').load_state_dict(torch.load(path, weights_only=True)['state_dict'])
+    _WithBackbone(rope_layout='per_head').load_state_dict(
+        torch.load(path, weights_only=True)['state_dict'])
     with pytest.raises(RuntimeError, match='rope_layout'):
         _WithBackbone().load_state_dict(torch.load(path, weights_only=True)['state_dict'])
 

@@ -114,6 +114,7 @@ def test_layer_depth_numbering():
 def test_layer_decay_through_mmpretrain_constructor():
     pytest.importorskip('mmpretrain')
     from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
+
     from mmsola.models import build_sola_vision_cls
     model = build_sola_vision_cls(num_classes=5, embed_dims=16,
                                   layer_pattern=['L', 'LS', 'LH', 'S'])

@@ -23,6 +23,7 @@ def test_benchmark_runs_on_cpu(tmp_path):
 def test_benchmark_labels_the_work_split(monkeypatch):
     """The Triton rows say which kernels ran (for an H100's 132 SMs here)."""
     import torch
+
     from mmsola.ops.linear_attention import fused
     module = load_benchmark()
     monkeypatch.setattr(fused, '_target_programs', lambda device: 2 * 132)

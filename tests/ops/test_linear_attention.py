@@ -9,8 +9,10 @@ import torch.nn.functional as F
 
 from mmsola.ops import linear_attention, linear_attention_torch
 from mmsola.ops.linear_attention import fused
-from mmsola.ops.linear_attention.torch_backend import (linear_attention_torch_bwd,
-                                                       linear_attention_torch_fwd)
+from mmsola.ops.linear_attention.torch_backend import (
+    linear_attention_torch_bwd,
+    linear_attention_torch_fwd,
+)
 from tests.rope_reference import rope_reference
 
 TOL = {torch.float32: 1e-4, torch.bfloat16: 1e-2, torch.float16: 1e-2, torch.float64: 1e-10}

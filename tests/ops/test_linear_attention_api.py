@@ -4,9 +4,14 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from mmsola.ops import (BACKEND_ENV_VAR, LINEAR_ATTENTION_OP_NAME, linear_attention,
-                        linear_attention_flop_handle, linear_attention_flops,
-                        linear_attention_torch)
+from mmsola.ops import (
+    BACKEND_ENV_VAR,
+    LINEAR_ATTENTION_OP_NAME,
+    linear_attention,
+    linear_attention_flop_handle,
+    linear_attention_flops,
+    linear_attention_torch,
+)
 from mmsola.ops.linear_attention import fused, interface, op
 
 

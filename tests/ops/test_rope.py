@@ -3,8 +3,13 @@
 import pytest
 import torch
 
-from mmsola.ops.rope import (apply_rope_2d, rope_2d_angles, rope_2d_cos_sin, rotate,
-                             rotate_transposed)
+from mmsola.ops.rope import (
+    apply_rope_2d,
+    rope_2d_angles,
+    rope_2d_cos_sin,
+    rotate,
+    rotate_transposed,
+)
 from tests.rope_reference import mlla_rope, mlla_to_heads, rope_reference
 
 

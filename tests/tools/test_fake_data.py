@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from tests.configs.helpers import metafiles_read_once
-from tests.tools.fake_data import (COCO_CLASSES, COCO_IDS, COCO_USED_IDS, IMAGENET_WNIDS,
-                                   write_ade20k, write_coco, write_imagenet)
+from tests.tools.fake_data import (
+    COCO_CLASSES,
+    COCO_IDS,
+    COCO_USED_IDS,
+    IMAGENET_WNIDS,
+    write_ade20k,
+    write_coco,
+    write_imagenet,
+)
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -17,11 +17,21 @@ from mmsola.convert import ConversionError, convert_mlla_checkpoint, load_foreig
 from mmsola.convert.mlla import DOWNSTREAM_RENAMES
 from mmsola.convert.mlla_keys import permute_qk, qk_row_order
 from mmsola.models import SoLAVision
-from tests.models.test_mlla_parity import (FIXTURE, arch_of, backbone_part, classifier_file,
-                                           dense_file)
+from tests.models.test_mlla_parity import (
+    FIXTURE,
+    arch_of,
+    backbone_part,
+    classifier_file,
+    dense_file,
+)
 from tests.script_loading import load_script
-from tests.tools.mlla_checkpoints import (meta_state, mlla_shapes, mmdet2_mask_rcnn_shapes,
-                                          mmseg0_upernet_shapes, shared_storage_state)
+from tests.tools.mlla_checkpoints import (
+    meta_state,
+    mlla_shapes,
+    mmdet2_mask_rcnn_shapes,
+    mmseg0_upernet_shapes,
+    shared_storage_state,
+)
 from tests.tools.tool_runs import run_cli
 
 TOOL = 'tools/model_converters/mlla2sola.py'

@@ -30,9 +30,18 @@ from typing import Dict, Sequence
 
 import torch
 
-from mmsola.analysis.erf import (THRESHOLDS, ImageSource, backbone_erf, depth_points,
-                                 final_point, load_weights, model_list, normalise,
-                                 read_weights, result_rows)
+from mmsola.analysis.erf import (
+    THRESHOLDS,
+    ImageSource,
+    backbone_erf,
+    depth_points,
+    final_point,
+    load_weights,
+    model_list,
+    normalise,
+    read_weights,
+    result_rows,
+)
 from mmsola.apis.backbone import BackboneFactory
 from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision

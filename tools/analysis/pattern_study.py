@@ -32,9 +32,17 @@ from mmengine.config import DictAction
 
 from mmsola.analysis.pattern_study import StudyError, config_pattern, plan_study, run_study
 from mmsola.analysis.patterns import collect_patterns
-from mmsola.apis import (CheckpointError, ConfigError, DatasetNotFoundError, LauncherError,
-                         add_launcher_args, check_datasets, error_line, load_config,
-                         setup_launcher)
+from mmsola.apis import (
+    CheckpointError,
+    ConfigError,
+    DatasetNotFoundError,
+    LauncherError,
+    add_launcher_args,
+    check_datasets,
+    error_line,
+    load_config,
+    setup_launcher,
+)
 from mmsola.apis.cli import USER_ERROR_STATUS
 
 # what the user can fix: before training, a bad pattern is a ValueError as well

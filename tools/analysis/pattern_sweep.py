@@ -37,8 +37,7 @@ import torch
 from mmsola.analysis.erf import ImageSource, area_ratio, backbone_erf, final_point, normalise
 from mmsola.analysis.flops import report_backbone
 from mmsola.analysis.patterns import collect_patterns
-from mmsola.analysis.timing import (environment_info, fixed_threads, synchronizer,
-                                    time_callable)
+from mmsola.analysis.timing import environment_info, fixed_threads, synchronizer, time_callable
 from mmsola.apis.backbone import BackboneFactory
 from mmsola.apis.cli import run_tool
 from mmsola.models import SoLAVision

@@ -35,8 +35,14 @@ import sys
 from pathlib import Path
 from typing import List
 
-from mmsola.analysis.resolution_scaling import (DEFAULT_RESOLUTIONS, Settings, model_specs, run,
-                                                summary_tables, write_csv)
+from mmsola.analysis.resolution_scaling import (
+    DEFAULT_RESOLUTIONS,
+    Settings,
+    model_specs,
+    run,
+    summary_tables,
+    write_csv,
+)
 from mmsola.analysis.timing import fixed_threads
 from mmsola.apis.cli import run_tool
 

@@ -14,8 +14,13 @@ import shutil
 import time
 from pathlib import Path
 
-from mmsola.demo import (CLASSES, DEFAULT_ROOT, build_demo_dataset, read_manifest,
-                         verify_demo_dataset)
+from mmsola.demo import (
+    CLASSES,
+    DEFAULT_ROOT,
+    build_demo_dataset,
+    read_manifest,
+    verify_demo_dataset,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

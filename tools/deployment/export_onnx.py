@@ -104,10 +104,14 @@ def print_rows(rows):
 def export(args) -> int:
     """Export, check and verify; 1 if ONNX Runtime and PyTorch disagree beyond --rtol."""
     from mmsola.apis import error_line
-    from mmsola.deploy import (DEFAULT_OPSET, OnnxMismatchError, export_onnx,
-                               require_deploy_deps, verify_onnx)
+    from mmsola.deploy import (
+        DEFAULT_OPSET,
+        OnnxMismatchError,
+        export_onnx,
+        require_deploy_deps,
+        verify_onnx,
+    )
     from mmsola.deploy.targets import build_target
-
     from mmsola.utils import check_writable
 
     check_writable(args.out, '--out', folder=False)

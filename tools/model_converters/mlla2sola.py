@@ -24,8 +24,12 @@ import sys
 from typing import List, Optional, Sequence
 
 from mmsola.apis.cli import USER_ERROR_STATUS, error_line
-from mmsola.convert import (ConversionError, convert_mlla_checkpoint,
-                            load_foreign_checkpoint, save_checkpoint_atomically)
+from mmsola.convert import (
+    ConversionError,
+    convert_mlla_checkpoint,
+    load_foreign_checkpoint,
+    save_checkpoint_atomically,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

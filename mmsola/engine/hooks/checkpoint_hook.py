@@ -22,8 +22,11 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from mmsola.utils.atomic_file_backend import (ATOMIC_LOCAL_BACKEND, AtomicLocalBackend,
-                                              remove_stale_temp_files)
+from mmsola.utils.atomic_file_backend import (
+    ATOMIC_LOCAL_BACKEND,
+    AtomicLocalBackend,
+    remove_stale_temp_files,
+)
 
 
 class _RunnerWithWorkDir:

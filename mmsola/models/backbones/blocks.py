@@ -2,15 +2,23 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
-import torch.utils.checkpoint as cp
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from torch import nn
 from torch.nn.functional import relu
 
 from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT
 from .attention import AttentionMixer
-from .utils import (ChannelsLastConv2d, DropPath, ResidualDepthwiseConv2d, add_residual,
-                    depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map)
+from .utils import (
+    ChannelsLastConv2d,
+    DropPath,
+    ResidualDepthwiseConv2d,
+    add_residual,
+    depthwise_conv3x3,
+    map_to_tokens,
+    no_autograd,
+    tokens_to_map,
+)
 
 
 def pad_bottom_right(x: torch.Tensor, multiple: int) -> torch.Tensor:

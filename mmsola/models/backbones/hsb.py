@@ -1,4 +1,5 @@
-"""HSB: the cross-stage module that feeds early, high-resolution features into stage 3."""
+"""HSB, the SoLA-Vision paper's cross-stage module: it feeds early, high-resolution features
+into stage 3 (the paper does not detail it; this design is a reconstruction, docs/models.md)."""
 from typing import Sequence
 
 import torch

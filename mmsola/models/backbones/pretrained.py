@@ -4,8 +4,14 @@ from typing import Optional, Union
 
 from torch import nn
 
-from mmsola.checkpoint import (BN_COUNTERS, diff_keys, drop_keys, load_checkpoint_dict,
-                               select_prefix, state_dict_of)
+from mmsola.checkpoint import (
+    BN_COUNTERS,
+    diff_keys,
+    drop_keys,
+    load_checkpoint_dict,
+    select_prefix,
+    state_dict_of,
+)
 
 
 def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
