@@ -22,7 +22,6 @@ The file is written atomically (temporary file, fsync, rename); an existing OUT 
 unless ``--force``.
 """
 import argparse
-import io
 import os.path as osp
 import re
 import sys
@@ -33,15 +32,12 @@ import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
 from mmsola.checkpoint import CheckpointError, read_checkpoint, select_prefix, state_dict_of
-from mmsola.utils import AtomicLocalBackend, OutputPathError, check_writable
+from mmsola.convert import ConversionError, save_checkpoint_atomically
+from mmsola.utils import OutputPathError, check_writable
 
 PREFIX = 'backbone.'
 NUM_STAGES = 4
 _NORM_KEY = re.compile(r'^backbone\.norm(\d+)\.weight$')
-
-
-class ConversionError(ValueError):
-    """A checkpoint that cannot be converted; the message says why and what to do."""
 
 
 def select_weights(ckpt: dict, use_ema: bool = True) -> Tuple[Dict[str, torch.Tensor], str]:
@@ -110,13 +106,6 @@ def backbone_state(state: Dict[str, torch.Tensor],
     return kept, added
 
 
-def save_atomically(obj: object, path: str) -> None:
-    """``torch.save`` to ``path`` through a temporary file and a rename."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    AtomicLocalBackend().put(buffer.getvalue(), path)
-
-
 def convert(src: str, dst: str, use_ema: bool = True,
             out_indices: Sequence[int] = (0, 1, 2, 3), force: bool = False) -> dict:
     """Convert ``src`` into ``dst``; returns a summary (``kept``, ``added``, ``dropped``,
@@ -140,7 +129,7 @@ def convert(src: str, dst: str, use_ema: bool = True,
     meta = dict(converted_from=osp.basename(src), weights=weights, added_keys=added,
                 mmsola_version=mmsola.__version__,
                 **{k: source_meta[k] for k in ('epoch', 'iter') if k in source_meta})
-    save_atomically(dict(state_dict=backbone, meta=meta), dst)
+    save_checkpoint_atomically(dict(state_dict=backbone, meta=meta), dst)
     return dict(kept=len(backbone) - len(added), added=added, dropped=dropped,
                 weights=weights, has_ema='ema_state_dict' in ckpt)
 
