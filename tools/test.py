@@ -31,6 +31,7 @@ from mmsola.apis import (
     check_checkpoint,
     check_datasets,
     load_config,
+    naming_empty_images,
     run_tool,
     set_work_dir,
     setup_launcher,
@@ -159,7 +160,8 @@ def run(args: argparse.Namespace) -> dict:
     runner = build_runner(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(_dump_metric(toolkit_of(cfg), args.out))
-    return runner.test()
+    with naming_empty_images(cfg):
+        return runner.test()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

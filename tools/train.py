@@ -33,6 +33,7 @@ from mmsola.apis import (
     check_datasets,
     check_pretrained,
     load_config,
+    naming_empty_images,
     resolve_resume,
     run_tool,
     set_work_dir,
@@ -125,7 +126,8 @@ def run(args: argparse.Namespace):
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_inputs(cfg)
     setup_launcher(cfg, args.launcher)
-    return build_runner(cfg).train()
+    with naming_empty_images(cfg):
+        return build_runner(cfg).train()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

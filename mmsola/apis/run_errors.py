@@ -7,11 +7,16 @@ often in a dataloader worker, whose traceback hides the message. :func:`run_erro
 returns that message (None for other errors, which keep their traceback).
 """
 import re
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from mmengine.config import Config
 
 # mmcv's LoadImageFromFile when the decoder returns nothing (in a worker, the same text is
 # inside torch's "Caught AssertionError in DataLoader worker process N" message).
 _UNDECODABLE = re.compile(r'failed to load image: (\S+)')
+# OpenCV's imdecode on an empty buffer (a zero-byte image file) names no file
+_EMPTY_BUFFER = '!buf.empty()'
 
 
 def _empty_dataset(err: BaseException) -> Optional[str]:
@@ -33,6 +38,37 @@ def _empty_dataset(err: BaseException) -> Optional[str]:
                     'config.')
         tb = tb.tb_next
     return None
+
+
+@contextmanager
+def naming_empty_images(cfg: Config) -> Iterator[None]:
+    """Around a run of ``cfg``: when OpenCV meets an empty image file (a zero-byte file; in a
+    dataloader worker too), raise a DatasetCheckError that names the zero-byte files of the
+    config's datasets instead (OpenCV's own error names none)."""
+    try:
+        yield
+    except Exception as err:
+        message = _empty_image_message(err, cfg)
+        if message is None:
+            raise
+        from mmsola.engine import DatasetCheckError
+        raise DatasetCheckError(message) from err
+
+
+def _empty_image_message(err: BaseException, cfg: Config) -> Optional[str]:
+    """The message for OpenCV's empty-buffer error, naming the zero-byte files; or None."""
+    if _EMPTY_BUFFER not in str(err):
+        return None
+    from .dataset_checks import find_empty_files
+    empty = find_empty_files(cfg)
+    if not empty:
+        return None
+    others = f'; other empty files: {", ".join(empty[1:])}' if len(empty) > 1 else ''
+    if len(empty) == 5:
+        others += ' (maybe more: `find DATA_ROOT -type f -size 0` lists them all)'
+    return (f'the image {empty[0]} cannot be decoded: the file is empty (0 bytes){others}. '
+            'Replace the empty files, or remove them from the dataset (its folder or annotation '
+            'file), and run again.')
 
 
 def run_error_message(err: BaseException) -> Optional[str]:

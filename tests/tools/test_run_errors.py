@@ -1,7 +1,7 @@
 """What a training run meets after its checks, through tools/train.py in-process: a damaged
-image (named; no hang with dataloader workers), an empty annotation file, labels outside the
-classes, and a loss that turns NaN or infinite (the run stops at that iteration in mmseg,
-mmpretrain and mmdet, and the last good checkpoint is kept).
+or empty (zero-byte) image (named; no hang with dataloader workers), an empty annotation file,
+labels outside the classes, and a loss that turns NaN or infinite (the run stops at that
+iteration in mmseg, mmpretrain and mmdet, and the last good checkpoint is kept).
 
 These errors are found while the run runs, so its log folder (``<work_dir>/<timestamp>/``,
 which records the error) is written; no checkpoint is, and the files already in the work dir
@@ -60,18 +60,33 @@ def test_damaged_image_is_named(tmp_path):
     assert _checkpoints(tmp_path / 'work') == []
 
 
-def test_damaged_image_in_dataloader_workers_does_not_hang(tmp_path):
+def test_empty_image_is_named(tmp_path):
+    """OpenCV's error for a zero-byte file names no file; the message names it."""
+    root = write_imagenet(tmp_path / 'imagenet', num_classes=2, per_class=2, size=(32, 32))
+    empty = root / 'train' / 'n01443537' / 'n01443537_1.JPEG'
+    empty.write_bytes(b'')
+    _fails(IN1K, root, tmp_path / 'work',
+           f'error: the image {empty} cannot be decoded: the file is empty (0 bytes)',
+           img_size=32)
+    assert _checkpoints(tmp_path / 'work') == []
+
+
+@pytest.mark.parametrize('content, words', [
+    (b'\xff\xd8 not the rest of a jpeg', 'cannot be decoded: the file is damaged'),
+    (b'', 'cannot be decoded: the file is empty (0 bytes)'),
+], ids=['damaged', 'empty'])
+def test_bad_image_in_dataloader_workers_does_not_hang(tmp_path, content, words):
     """Two worker processes, persistent: the run ends within the timeout, exit status 2."""
     root = write_imagenet(tmp_path / 'imagenet', num_classes=2, per_class=2, size=(32, 32))
     damaged = root / 'train' / 'n01440764' / 'n01440764_2.JPEG'
-    damaged.write_bytes(b'\xff\xd8 not the rest of a jpeg')
+    damaged.write_bytes(content)
     options = tool_runs.tiny_options(IN1K, root, tmp_path / 'work', img_size=32, extra=(
         NO_VAL, 'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True'))
     run = tool_runs.run_cli([sys.executable, 'tools/train.py', IN1K, '--cfg-options', *options],
                             timeout=240)
     assert run.returncode == 2, run.stderr[-3000:]
     message = run.stderr[run.stderr.index('error: '):]  # after any warnings
-    assert message.startswith(f'error: the image {damaged} cannot be decoded'), message
+    assert message.startswith(f'error: the image {damaged} {words}'), message
     assert 'Traceback' not in run.stderr
 
 
