@@ -172,7 +172,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     import mmsola  # noqa: F401  (registers SoLAVision; weights-only loading of checkpoints)
-    from mmsola.apis import check_checkpoint, init_toolkit, load_config, toolkit_of
+    from mmsola.apis import (
+        USER_ERROR_STATUS,
+        check_checkpoint,
+        error_line,
+        init_toolkit,
+        load_config,
+        toolkit_of,
+    )
     from mmsola.utils import check_writable
     from mmsola.utils.devices import default_device
 
@@ -182,8 +189,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cfg = load_config(args.config, args.cfg_options)
         check_checkpoint(cfg, args.checkpoint)
     except ValueError as err:  # InferError, ConfigError, CheckpointError, OutputPathError
-        print(f'infer.py: error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('infer.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     args.device = args.device or default_device()
     toolkit = toolkit_of(cfg)
     registry = init_toolkit(cfg)

@@ -13,7 +13,7 @@ from .checkpoint_checks import (
     model_shapes,
     resolve_resume,
 )
-from .cli import USER_ERRORS, UserError, error_line, run_tool
+from .cli import USER_ERROR_STATUS, USER_ERRORS, UserError, error_line, run_tool
 from .config import (
     TOOLKITS,
     ConfigError,
@@ -33,5 +33,5 @@ __all__ = [
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
     'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message',
     'naming_empty_images',
-    'UserError', 'USER_ERRORS', 'error_line', 'run_tool'
+    'UserError', 'USER_ERRORS', 'USER_ERROR_STATUS', 'error_line', 'run_tool'
 ]

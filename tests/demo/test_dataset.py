@@ -125,3 +125,17 @@ def test_imports_stay_light():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          cwd=REPO_ROOT, check=True).stdout
     assert out.strip().splitlines()[-1] == '[]'
+
+
+def test_make_dataset_refuses_a_folder_it_did_not_build(tmp_path):
+    """One ``make_dataset.py: error:`` line and exit status 2, the user's folder untouched."""
+    (tmp_path / 'mine.txt').write_text('the user\'s file')
+    for extra, words in (([], 'exists; pass --force to replace it, or --verify to check it'),
+                         (['--force'], 'is not a demo dataset (no manifest); not deleting it')):
+        run = subprocess.run([sys.executable, 'tools/demo/make_dataset.py', str(tmp_path),
+                              *extra], capture_output=True, text=True, cwd=REPO_ROOT)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.strip().splitlines()[-1] == \
+            f'make_dataset.py: error: {tmp_path} {words}'
+        assert 'Traceback' not in run.stderr
+    assert (tmp_path / 'mine.txt').read_text() == 'the user\'s file'

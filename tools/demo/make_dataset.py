@@ -11,9 +11,11 @@ use with the defaults.
 """
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
 
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line
 from mmsola.demo import (
     CLASSES,
     DEFAULT_ROOT,
@@ -61,9 +63,10 @@ def main(argv=None) -> Path:
         return root
     if root.exists():
         if not args.force:
-            raise SystemExit(f'{root} exists; pass --force to replace it, or --verify to check it')
+            raise FileExistsError(f'{root} exists; pass --force to replace it, or --verify to '
+                                  'check it')
         if read_manifest(root) is None:
-            raise SystemExit(f'{root} is not a demo dataset (no manifest); not deleting it')
+            raise ValueError(f'{root} is not a demo dataset (no manifest); not deleting it')
         shutil.rmtree(root)
     start = time.time()
     build_demo_dataset(root, args.seed, args.num_train, args.num_val, args.image_size)
@@ -73,4 +76,8 @@ def main(argv=None) -> Path:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad input
+        print(error_line('make_dataset.py', err), file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)

@@ -10,6 +10,7 @@ already at the root with the same settings is reused; other settings are an erro
 import argparse
 import sys
 
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line
 from mmsola.demo.far_cue import FAR_CUE_ROOT, ensure_far_cue_dataset, read_manifest
 
 
@@ -30,8 +31,8 @@ def main(argv=None) -> int:
         root, built = ensure_far_cue_dataset(args.root, args.seed, args.num_train,
                                              args.num_val, args.image_size)
     except (ValueError, FileExistsError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('make_far_cue_dataset.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     m = read_manifest(root)
     print(f"{root} ({'built' if built else 'already there'}): {m['num_train']} train / "
           f"{m['num_val']} val images of {m['image_size']}x{m['image_size']}, objects per "

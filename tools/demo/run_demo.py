@@ -33,6 +33,8 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import numpy as np  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = 'configs/demo/upernet_sola_demo.py'
 
@@ -131,6 +133,10 @@ def format_options(opts: Dict) -> List[str]:
     return [f'{k}={text(v)}' for k, v in opts.items()]
 
 
+class TrainingFailed(RuntimeError):
+    """tools/train.py, run as a child process, failed (it printed why)."""
+
+
 def train(config: str, work_dir: Path, opts: Dict) -> Tuple[float, float]:
     """Run tools/train.py in a child process (its log shows the progress and ETA).
 
@@ -143,8 +149,8 @@ def train(config: str, work_dir: Path, opts: Dict) -> Tuple[float, float]:
     start, cpu = time.time(), _children_cpu()
     done = subprocess.run(cmd)
     if done.returncode != 0:
-        raise SystemExit(f'training failed (exit code {done.returncode}); its log is in '
-                         f'{work_dir}')
+        raise TrainingFailed(f'training failed (exit code {done.returncode}); its log is in '
+                             f'{work_dir}')
     return time.time() - start, _children_cpu() - cpu
 
 
@@ -264,4 +270,8 @@ if __name__ == '__main__':
     try:
         main()
     except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad input, config
-        sys.exit(f'error: {err}')
+        print(error_line('run_demo.py', err), file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
+    except TrainingFailed as err:
+        print(error_line('run_demo.py', err), file=sys.stderr)
+        sys.exit(1)

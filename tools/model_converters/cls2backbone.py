@@ -31,6 +31,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 import mmsola  # noqa: F401  (lets torch's weights-only loader read mmengine checkpoints)
+from mmsola.apis.cli import USER_ERROR_STATUS, error_line
 from mmsola.checkpoint import CheckpointError, read_checkpoint, select_prefix, state_dict_of
 from mmsola.convert import ConversionError, save_checkpoint_atomically
 from mmsola.utils import OutputPathError, check_writable
@@ -151,8 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         summary = convert(args.src, args.dst, args.use_ema, args.out_indices, args.force)
     except ConversionError as err:
-        print(f'cls2backbone.py: error: {err}', file=sys.stderr)
-        return 2
+        print(error_line('cls2backbone.py', err), file=sys.stderr)
+        return USER_ERROR_STATUS
     if summary['weights'] == 'ema':
         source = 'EMA weights (state_dict, as mmengine EMAHook saves them)'
     elif summary['has_ema']:
