@@ -160,29 +160,28 @@ def _dataset_message(cfg: Config, split: str, missing: List[str], types: List[st
     return '\n'.join(lines)
 
 
-__all__ = ['DatasetNotFoundError', 'check_datasets']
-
-
 def find_empty_files(cfg: Config, splits: Sequence[str] = ('train', 'val', 'test'),
                      limit: int = 5) -> List[str]:
-    """Up to ``limit`` zero-byte files under the image / label folders of ``splits``.
+    """Up to ``limit`` zero-byte files under the image / label folders (``data_prefix``) of
+    ``splits``' datasets.
 
     A walk of the folders, so it is only called after a run failed on a file it could not
     decode (OpenCV names no file for an empty buffer), to say which files they are.
     """
-    found = []
+    folders = []  # in order, each once (the splits often share folders)
     for split in splits:
         for dataset, key in _datasets_of(cfg, split):
-            for path, _, folder in _dataset_paths(dataset, key):
-                if not folder or not osp.isdir(path) or path.rstrip('/') == str(
-                        dataset.get('data_root') or '').rstrip('/'):
-                    continue
-                for parent, _, names in os.walk(path):
-                    for name in sorted(names):
-                        file = osp.join(parent, name)
-                        if file not in found and osp.getsize(file) == 0:
-                            found.append(file)
-                            if len(found) == limit:
-                                return found
+            folders += [path for path, path_key, folder in _dataset_paths(dataset, key)
+                        if folder and not path_key.endswith('.data_root') and osp.isdir(path)
+                        and path not in folders]
+    found = []
+    for folder in folders:
+        for parent, _, names in os.walk(folder):
+            found += [osp.join(parent, n) for n in sorted(names)
+                      if osp.getsize(osp.join(parent, n)) == 0]
+            if len(found) >= limit:
+                return found[:limit]
     return found
 
+
+__all__ = ['DatasetNotFoundError', 'check_datasets', 'find_empty_files']

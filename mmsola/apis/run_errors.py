@@ -17,6 +17,7 @@ from mmengine.config import Config
 _UNDECODABLE = re.compile(r'failed to load image: (\S+)')
 # OpenCV's imdecode on an empty buffer (a zero-byte image file) names no file
 _EMPTY_BUFFER = '!buf.empty()'
+_EMPTY_FILES_LISTED = 5
 
 
 def _empty_dataset(err: BaseException) -> Optional[str]:
@@ -60,11 +61,11 @@ def _empty_image_message(err: BaseException, cfg: Config) -> Optional[str]:
     if _EMPTY_BUFFER not in str(err):
         return None
     from .dataset_checks import find_empty_files
-    empty = find_empty_files(cfg)
+    empty = find_empty_files(cfg, limit=_EMPTY_FILES_LISTED)
     if not empty:
         return None
     others = f'; other empty files: {", ".join(empty[1:])}' if len(empty) > 1 else ''
-    if len(empty) == 5:
+    if len(empty) == _EMPTY_FILES_LISTED:
         others += ' (maybe more: `find DATA_ROOT -type f -size 0` lists them all)'
     return (f'the image {empty[0]} cannot be decoded: the file is empty (0 bytes){others}. '
             'Replace the empty files, or remove them from the dataset (its folder or annotation '
