@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mmsola.apis.testing import parse_test_args, run_testing
 from mmsola.demo import CLASSES, read_manifest
 from tests.script_loading import load_script
 
@@ -70,8 +71,7 @@ def test_checkpoint_works_in_tools_test(runs, tmp_path):
     """tools/test.py takes the run's dumped config and checkpoint as they are."""
     metrics = runs['first']
     work_dir = Path(metrics['metrics_file']).parent
-    test_tool = load_script('tools/test.py')
-    scores = test_tool.run(test_tool.parse_args([
+    scores = run_testing(parse_test_args([
         str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'], '--work-dir',
         str(tmp_path)]))
     assert scores['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)

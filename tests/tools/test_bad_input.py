@@ -177,7 +177,7 @@ def test_launcher_and_flag_problems(data, work_dir, monkeypatch):
                     *_options(MASK_RCNN, data[MASK_RCNN], work_dir)], work_dir,
            '--tta', 'has no tta_model and no tta_pipeline')
     with pytest.raises(SystemExit) as exit_info:  # argparse: usage and exit status 2
-        tool_runs.script('test').main([str(REPO_ROOT / IN1K), str(ckpt), '--out', 'p.json'])
+        tool_runs.tool_main('test')([str(REPO_ROOT / IN1K), str(ckpt), '--out', 'p.json'])
     assert exit_info.value.code == 2
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_files import bad_checkpoints, hostile_ran
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_imagenet
 
@@ -18,14 +18,6 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 IN1K = str(REPO_ROOT / 'configs/sola_t_in1k.py')
 KINDS = ('empty', 'truncated', 'not_a_dict', 'hostile')
-_TOOLS = {}
-
-
-def _tool(name: str):
-    if name not in _TOOLS:
-        _TOOLS[name] = load_script(f'tools/{name}.py')
-    return _TOOLS[name]
-
 
 @pytest.fixture(scope='module')
 def imagenet(tmp_path_factory):
@@ -45,7 +37,7 @@ def refused(name: str, argv, capsys, watched: Path, *words: str, status: int) ->
     before = tool_runs.snapshot(watched) if watched.exists() else None
     capsys.readouterr()
     try:
-        code = _tool(name).main([str(a) for a in argv])
+        code = tool_runs.tool_main(name)([str(a) for a in argv])
     except SystemExit as exit_info:
         code = exit_info.code
     err = capsys.readouterr().err

@@ -1,8 +1,9 @@
 """Running tools/train.py and tools/test.py from tests, in-process or as real processes.
 
-:func:`train` and :func:`test` run a tool's work (``run(args)``: user errors raise, the
-result is returned); :func:`main` runs its ``main()`` (exit status and stderr), as a user's
-command does.
+:func:`train` and :func:`test` run a tool's work through its library code
+(:mod:`mmsola.apis.training` / :mod:`mmsola.apis.testing`: user errors raise, the result is
+returned); :func:`main` runs a tool's ``main()`` (exit status and stderr), as a user's command
+does.
 
 In-process runs share mmengine's global instances (logger, message hub, visualizer) keyed
 by name; :func:`tiny_options` gives every run its own names so runs stay apart, as separate
@@ -26,18 +27,31 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mmsola.apis import testing, training
 from tests.script_loading import REPO_ROOT, load_script
 from tests.tools.fake_data import tiny_cfg_options
 
 _RUN_IDS = itertools.count()
 _SCRIPTS = {}
+# the tools whose work is library code: name -> (parse args, run, main)
+LIBRARY_TOOLS = {
+    'train': (training.parse_train_args, training.run_training, training.training_main),
+    'test': (testing.parse_test_args, testing.run_testing, testing.testing_main),
+}
 
 
 def script(name: str):
-    """``tools/<name>.py`` as a module (loaded once)."""
+    """``tools/<name>.py`` as a module (loaded once), for the tools without library code."""
     if name not in _SCRIPTS:
         _SCRIPTS[name] = load_script(f'tools/{name}.py')
     return _SCRIPTS[name]
+
+
+def tool_main(name: str):
+    """``tools/<name>.py``'s ``main(argv) -> int``."""
+    if name in LIBRARY_TOOLS:
+        return LIBRARY_TOOLS[name][2]
+    return script(name).main
 
 
 def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
@@ -50,8 +64,8 @@ def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
 
 
 def _run(name: str, argv: Sequence[str]):
-    tool = script(name)
-    return tool.run(tool.parse_args([str(a) for a in argv]))
+    parse_args, run, _ = LIBRARY_TOOLS[name]
+    return run(parse_args([str(a) for a in argv]))
 
 
 def train(config: str, options: Sequence[str], *args: str):
@@ -68,7 +82,7 @@ def main(name: str, argv: Sequence[str]) -> Tuple[int, str]:
     """``tools/<name>.py``'s ``main(argv)`` in this process: its exit status and stderr."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        status = script(name).main([str(a) for a in argv])
+        status = tool_main(name)([str(a) for a in argv])
     return status, err.getvalue()
 
 
