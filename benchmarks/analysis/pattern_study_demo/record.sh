@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Record the pattern study's CPU default (see the README's Performance section): the far-cue
 # dataset, the five patterns x three seeds configs/demo/fpn_sola_far_cue_demo.py names, then
-# study.csv / study.png copied here with the wall time and the machine's load.
+# study.csv / study.png copied here with the wall time and the machine's load, and each run's
+# per-class IoU (per_class.csv, from the runs' logs).
 #
 #   bash benchmarks/analysis/pattern_study_demo/record.sh              # the recorded setting
 #   bash benchmarks/analysis/pattern_study_demo/record.sh --seeds 1    # extra arguments go on
@@ -21,4 +22,5 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$PY" tools/analysis/pattern_study.py \
     configs/demo/fpn_sola_far_cue_demo.py --work-dir "$WORK" "$@"
 echo "end $(date -u +%FT%TZ) $(uptime); this call $(( $(date +%s) - start )) s" >> "$OUT/load.txt"
 cp "$WORK/study.csv" "$WORK/study.png" "$OUT/"
+"$PY" benchmarks/analysis/pattern_study_demo/per_class.py "$WORK" > "$OUT/per_class.csv"
 cat "$OUT/load.txt"
