@@ -113,6 +113,11 @@ USER_CHECK = textwrap.dedent('''
                                reachable=stub.is_file(), params=model['Metadata']['Parameters'],
                                flops=model['Metadata']['FLOPs']))
     out['models'] = models
+    # what `mim search mmsola` reads (openmim's load_metadata_from_local: modelindex's load of
+    # <installed package>/.mim/model-index.yml)
+    from modelindex.load_model_index import load
+    out['mim_models'] = [dict(name=m.name, params=m.metadata.parameters, flops=m.metadata.flops)
+                         for m in load(str(mim / 'model-index.yml')).models]
     print('RESULT ' + json.dumps(out))
 ''')
 
@@ -181,3 +186,11 @@ def test_the_installed_model_index_lists_every_config(user_project):
     for m in models:
         assert m['config_shipped'] and m['reachable'], m
         assert m['params'] > 0 and m['flops'] > 0, m
+
+
+def test_mim_search_finds_every_config_in_the_installed_wheel(user_project):
+    found = {m['name']: m for m in user_project[0]['mim_models']}
+    assert sorted(found) == sorted(p.stem for p in (REPO_ROOT / 'configs').glob('*.py'))
+    for m in user_project[0]['models']:
+        assert (found[m['name']]['params'], found[m['name']]['flops']) == \
+            (m['params'], m['flops'])
