@@ -25,14 +25,21 @@ from .config import (
     toolkit_of,
 )
 from .dataset_checks import DatasetNotFoundError, check_datasets
-from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
+from .launcher import (
+    LauncherError,
+    add_launcher_args,
+    build_runner,
+    export_local_rank,
+    setup_launcher,
+)
 from .run_errors import naming_empty_images, run_error_message
 
 __all__ = [
     'TOOLKITS', 'ConfigError', 'build_model', 'init_toolkit', 'load_config', 'toolkit_of',
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
-    'build_runner', 'setup_launcher', 'add_launcher_args', 'set_work_dir', 'run_error_message',
+    'build_runner', 'setup_launcher', 'add_launcher_args', 'export_local_rank', 'set_work_dir',
+    'run_error_message',
     'naming_empty_images',
     'UserError', 'USER_ERRORS', 'USER_ERROR_STATUS', 'error_line', 'run_tool'
 ]

@@ -24,6 +24,14 @@ def add_launcher_args(parser: argparse.ArgumentParser, dist_script: str) -> None
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help=f'job launcher ({dist_script} sets pytorch)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def export_local_rank(args: argparse.Namespace) -> None:
+    """Put the parsed ``--local-rank`` where mmengine's launchers read it (``LOCAL_RANK``),
+    unless torchrun has set it already."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+
+
 # What each launcher reads from the environment.
 _LAUNCHER_ENV = {
     'pytorch': ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),

@@ -6,7 +6,6 @@ built, the config, the test data, the checkpoint (exists, can be read, fits the 
 the output paths are checked; a problem raises one of :data:`RUN_USER_ERRORS`.
 """
 import argparse
-import os
 import os.path as osp
 from copy import deepcopy
 from typing import List, Optional
@@ -19,7 +18,7 @@ from .checkpoint_checks import check_checkpoint
 from .cli import run_tool
 from .config import ConfigError, load_config, set_work_dir, toolkit_of
 from .dataset_checks import check_datasets
-from .launcher import add_launcher_args, build_runner, setup_launcher
+from .launcher import add_launcher_args, build_runner, export_local_rank, setup_launcher
 from .run_errors import naming_empty_images
 from .training import RUN_USER_ERRORS
 
@@ -57,7 +56,7 @@ def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out {args.out}: name a pickle file (.pkl or .pickle)')
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    export_local_rank(args)
     return args
 
 

@@ -6,7 +6,6 @@ checkpoint to resume or load from are checked, and that the work dir can be writ
 problem raises one of :data:`RUN_USER_ERRORS` and leaves the work dir as it was.
 """
 import argparse
-import os
 from typing import List, Optional
 
 import torch
@@ -24,7 +23,13 @@ from .checkpoint_checks import (
 from .cli import UserError, run_tool
 from .config import ConfigError, load_config, set_work_dir
 from .dataset_checks import DatasetNotFoundError, check_datasets
-from .launcher import LauncherError, add_launcher_args, build_runner, setup_launcher
+from .launcher import (
+    LauncherError,
+    add_launcher_args,
+    build_runner,
+    export_local_rank,
+    setup_launcher,
+)
 from .run_errors import naming_empty_images
 
 # what the checks before a run raise; a ValueError of the training or test loop keeps its
@@ -56,7 +61,7 @@ def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='override config entries, e.g. train_cfg.max_iters=1000')
     add_launcher_args(parser, 'tools/dist_train.sh')
     args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    export_local_rank(args)
     return args
 
 

@@ -40,6 +40,7 @@ from mmsola.apis import (
     add_launcher_args,
     check_datasets,
     error_line,
+    export_local_rank,
     load_config,
     setup_launcher,
 )
@@ -73,7 +74,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='overrides for every run, e.g. train_cfg.max_iters=100')
     add_launcher_args(parser, 'tools/dist_train.sh')
     args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    export_local_rank(args)
     if args.work_dir is None:
         name = os.path.splitext(os.path.basename(args.config))[0]
         args.work_dir = os.path.join('work_dirs', f'pattern_study_{name}')
