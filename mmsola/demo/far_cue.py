@@ -32,6 +32,11 @@ COLOURS = np.array(FAR_CUE_PALETTE[1:], np.float32)  # the markers' colours, cla
 MARKER_COUNTS = (1, 2)
 
 
+def _check_markers(markers: int) -> None:
+    if markers not in MARKER_COUNTS:
+        raise ValueError(f'markers must be one of {MARKER_COUNTS}, got {markers!r}')
+
+
 def bar_mask(y: np.ndarray, x: np.ndarray, cy: float, cx: float, half_length: float,
              half_width: float, vertical: bool) -> np.ndarray:
     """(H, W) bool mask of an axis-aligned bar centred at (cy, cx)."""
@@ -43,8 +48,7 @@ def render_far_cue(rng: np.random.Generator, size: int,
                    markers: int = 1) -> Tuple[np.ndarray, np.ndarray, int]:
     """One image: (size, size, 3) uint8 RGB, (size, size) uint8 label, and the object's class
     index (0 red, 1 green, 2 blue). ``markers``: 1 or 2 (module docstring)."""
-    if markers not in MARKER_COUNTS:
-        raise ValueError(f'markers must be one of {MARKER_COUNTS}, got {markers!r}')
+    _check_markers(markers)
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     grey = rng.uniform(95, 150) + 18 * _smooth(rng, size, size / 8) + rng.normal(0, 5, (size, size))
     image = np.repeat(grey[..., None], 3, axis=2)
@@ -109,8 +113,7 @@ def ensure_far_cue_dataset(root: Union[str, Path] = FAR_CUE_ROOT, seed: int = 0,
                              ('image_size', image_size, 32)):
         if int(value) != value or value < low:
             raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
-    if markers not in MARKER_COUNTS:
-        raise ValueError(f'markers must be one of {MARKER_COUNTS}, got {markers!r}')
+    _check_markers(markers)
     wanted = dict(generator=f'far_cue/{FAR_CUE_VERSION}', seed=seed, num_train=num_train,
                   num_val=num_val, image_size=image_size, markers=markers)
     manifest = read_manifest(root)
