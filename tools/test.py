@@ -12,7 +12,7 @@ does a damaged image or a label outside the classes met while testing.
 """
 import sys
 
-from mmsola.apis.testing import testing_main as main
+from mmsola.commands.test import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -13,7 +13,7 @@ finite (FiniteLossHook; the last good checkpoint is kept).
 """
 import sys
 
-from mmsola.apis.training import training_main as main
+from mmsola.commands.train import main
 
 if __name__ == '__main__':
     sys.exit(main())

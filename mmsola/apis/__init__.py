@@ -1,7 +1,7 @@
 """Helpers behind mmsola's command-line tools (``tools/``): loading and checking configs,
 building their models, checking datasets and checkpoints, and fitting the launcher to the
-machine; :mod:`mmsola.apis.training` and :mod:`mmsola.apis.testing` hold what
-``tools/train.py`` and ``tools/test.py`` do (their tools only call them).
+machine; and :func:`run_tool`, the one runner of every tool's ``main`` (the tools' command
+lines are :mod:`mmsola.commands`).
 
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmsola.apis.testing import parse_test_args, run_testing
+from mmsola.commands import test as test_command
 from mmsola.demo import CLASSES, read_manifest
 from tests.script_loading import load_script
 
@@ -71,7 +71,7 @@ def test_checkpoint_works_in_tools_test(runs, tmp_path):
     """tools/test.py takes the run's dumped config and checkpoint as they are."""
     metrics = runs['first']
     work_dir = Path(metrics['metrics_file']).parent
-    scores = run_testing(parse_test_args([
+    scores = test_command.run(test_command.parse_args([
         str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'], '--work-dir',
         str(tmp_path)]))
     assert scores['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.apis.training import training_main
+from mmsola.commands import train
 from tests.models.helpers import randomize_, small_backbone
 from tests.script_loading import load_script
 from tests.tools.fake_data import tiny_cfg_options, write_imagenet
@@ -35,7 +35,7 @@ def trained(tmp_path_factory, one_torch_thread):
     options = tiny_cfg_options(CLS_CONFIG, data, work_dir=root / 'work', iters=2,
                                img_size=32) + ['train_cfg.val_interval=2',
                                                'default_hooks.checkpoint.save_best=None']
-    assert training_main([CLS_CONFIG, '--cfg-options', *options]) == 0
+    assert train.main([CLS_CONFIG, '--cfg-options', *options]) == 0
     path = root / 'work' / 'epoch_1.pth'
     assert path.is_file()
     return path

@@ -1,9 +1,9 @@
 """Running tools/train.py and tools/test.py from tests, in-process or as real processes.
 
-:func:`train` and :func:`test` run a tool's work through its library code
-(:mod:`mmsola.apis.training` / :mod:`mmsola.apis.testing`: user errors raise, the result is
+:func:`train` and :func:`test` run a tool's work through its command module
+(:mod:`mmsola.commands.train` / :mod:`mmsola.commands.test`: user errors raise, the result is
 returned); :func:`main` runs a tool's ``main()`` (exit status and stderr), as a user's command
-does.
+does, and :func:`run_cli` runs the tool itself, as a process.
 
 In-process runs share mmengine's global instances (logger, message hub, visualizer) keyed
 by name; :func:`tiny_options` gives every run its own names so runs stay apart, as separate
@@ -14,6 +14,8 @@ records, per process and iteration, which samples it trained on.
 """
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -21,27 +23,27 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from mmsola.apis import testing, training
 from tests.script_loading import REPO_ROOT, load_script
 from tests.tools.fake_data import tiny_cfg_options
 
 _RUN_IDS = itertools.count()
 _SCRIPTS = {}
-# the tools whose work is library code: name -> (parse args, run, main)
-LIBRARY_TOOLS = {
-    'train': (training.parse_train_args, training.run_training, training.training_main),
-    'test': (testing.parse_test_args, testing.run_testing, testing.testing_main),
-}
+
+
+def command(name: str) -> ModuleType:
+    """The command module of ``tools/<name>.py`` (``'analysis/erf'`` -> mmsola.commands.erf)."""
+    return importlib.import_module(f'mmsola.commands.{Path(name).name}')
 
 
 def script(name: str):
-    """``tools/<name>.py`` as a module (loaded once), for the tools without library code."""
+    """``tools/<name>.py`` as a module (loaded once), for the tools without a command module."""
     if name not in _SCRIPTS:
         _SCRIPTS[name] = load_script(f'tools/{name}.py')
     return _SCRIPTS[name]
@@ -49,8 +51,8 @@ def script(name: str):
 
 def tool_main(name: str):
     """``tools/<name>.py``'s ``main(argv) -> int``."""
-    if name in LIBRARY_TOOLS:
-        return LIBRARY_TOOLS[name][2]
+    if importlib.util.find_spec(f'mmsola.commands.{Path(name).name}') is not None:
+        return command(name).main
     return script(name).main
 
 
@@ -64,8 +66,8 @@ def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
 
 
 def _run(name: str, argv: Sequence[str]):
-    parse_args, run, _ = LIBRARY_TOOLS[name]
-    return run(parse_args([str(a) for a in argv]))
+    tool = command(name)
+    return tool.run(tool.parse_args([str(a) for a in argv]))
 
 
 def train(config: str, options: Sequence[str], *args: str):

@@ -12,25 +12,25 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from mmsola.utils import OutputPathError, check_writable
-from .checkpoint_checks import (
+from mmsola.apis.checkpoint_checks import (
     CheckpointError,
     adopt_resumed_seed,
     check_checkpoint,
     check_pretrained,
     resolve_resume,
 )
-from .cli import UserError, run_tool
-from .config import ConfigError, load_config, set_work_dir
-from .dataset_checks import DatasetNotFoundError, check_datasets
-from .launcher import (
+from mmsola.apis.cli import UserError, run_tool
+from mmsola.apis.config import ConfigError, load_config, set_work_dir
+from mmsola.apis.dataset_checks import DatasetNotFoundError, check_datasets
+from mmsola.apis.launcher import (
     LauncherError,
     add_launcher_args,
     build_runner,
     export_local_rank,
     setup_launcher,
 )
-from .run_errors import naming_empty_images
+from mmsola.apis.run_errors import naming_empty_images
+from mmsola.utils import OutputPathError, check_writable
 
 # what the checks before a run raise; a ValueError of the training or test loop keeps its
 # traceback (the data and loss errors a run meets are named by run_tool)
@@ -38,7 +38,7 @@ RUN_USER_ERRORS = (UserError, ConfigError, DatasetNotFoundError, CheckpointError
                    OutputPathError)
 
 
-def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """``tools/train.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = argparse.ArgumentParser(
         prog='train.py', description='Train a model from an mmsola config, in mmdet, mmseg '
@@ -77,7 +77,7 @@ def set_amp(cfg: Config) -> None:
                   logger='current')
 
 
-def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
     set_work_dir(cfg, args.work_dir, args.config)
     check_writable(cfg.work_dir, 'the work dir')
@@ -104,7 +104,7 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def check_train_inputs(cfg: Config) -> None:
+def check_inputs(cfg: Config) -> None:
     """Datasets, pretrained backbone, and the checkpoint to resume or load from (whose seed a
     resumed run without one takes)."""
     check_datasets(cfg, ('train', 'val'))
@@ -115,17 +115,17 @@ def check_train_inputs(cfg: Config) -> None:
         adopt_resumed_seed(cfg)
 
 
-def run_training(args: argparse.Namespace):
+def run(args: argparse.Namespace):
     """Train; returns the trained model (as ``Runner.train``). Raises
     :data:`RUN_USER_ERRORS` before anything is built."""
-    cfg = merge_train_args(load_config(args.config, args.cfg_options), args)
-    check_train_inputs(cfg)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    check_inputs(cfg)
     setup_launcher(cfg, args.launcher)
     with naming_empty_images(cfg):
         return build_runner(cfg).train()
 
 
-def training_main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     """``tools/train.py``: exit status 0, or 2 with one ``train.py: error:`` line."""
-    args = parse_train_args(argv)
-    return run_tool('train.py', lambda: run_training(args), RUN_USER_ERRORS)
+    args = parse_args(argv)
+    return run_tool('train.py', lambda: run(args), RUN_USER_ERRORS)

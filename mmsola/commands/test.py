@@ -13,14 +13,14 @@ from typing import List, Optional
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.evaluator import DumpResults
 
+from mmsola.apis.checkpoint_checks import check_checkpoint
+from mmsola.apis.cli import run_tool
+from mmsola.apis.config import ConfigError, load_config, set_work_dir, toolkit_of
+from mmsola.apis.dataset_checks import check_datasets
+from mmsola.apis.launcher import add_launcher_args, build_runner, export_local_rank, setup_launcher
+from mmsola.apis.run_errors import naming_empty_images
 from mmsola.utils import check_writable
-from .checkpoint_checks import check_checkpoint
-from .cli import run_tool
-from .config import ConfigError, load_config, set_work_dir, toolkit_of
-from .dataset_checks import check_datasets
-from .launcher import add_launcher_args, build_runner, export_local_rank, setup_launcher
-from .run_errors import naming_empty_images
-from .training import RUN_USER_ERRORS
+from .train import RUN_USER_ERRORS
 
 
 class DumpSegResults(DumpResults):
@@ -32,7 +32,7 @@ class DumpSegResults(DumpResults):
                                      for p in predictions])
 
 
-def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """``tools/test.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = argparse.ArgumentParser(
         prog='test.py', description='Evaluate a checkpoint with an mmsola config, in mmdet, '
@@ -114,7 +114,7 @@ def _dump_metric(toolkit: str, out: str):
     return DumpResults(out_file_path=out)
 
 
-def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config (everything but the launcher)."""
     set_work_dir(cfg, args.work_dir, args.config)
     check_writable(cfg.work_dir, 'the work dir')
@@ -134,10 +134,10 @@ def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def run_testing(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict:
     """Test; returns the metrics (as ``Runner.test``). Raises :data:`RUN_USER_ERRORS`
     before anything is built."""
-    cfg = merge_test_args(load_config(args.config, args.cfg_options), args)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
     setup_launcher(cfg, args.launcher)
     runner = build_runner(cfg)
     if args.out:
@@ -146,7 +146,7 @@ def run_testing(args: argparse.Namespace) -> dict:
         return runner.test()
 
 
-def testing_main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     """``tools/test.py``: exit status 0, or 2 with one ``test.py: error:`` line."""
-    args = parse_test_args(argv)
-    return run_tool('test.py', lambda: run_testing(args), RUN_USER_ERRORS)
+    args = parse_args(argv)
+    return run_tool('test.py', lambda: run(args), RUN_USER_ERRORS)
