@@ -21,6 +21,7 @@ Every conversion is checked against the SoLAVision it is meant for, built on the
 """
 import copy
 import functools
+import os.path as osp
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import torch
 from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 from mmsola.models.backbones.sola_vision import NUM_STAGES, SoLAVision
 from mmsola.version import __version__
-from .checkpoint_io import ConversionError
+from .checkpoint_io import ConversionError, load_foreign_checkpoint, save_checkpoint_atomically
 from .mlla_keys import (
     fold_bias_into_bn,
     map_backbone_key,
@@ -395,6 +396,25 @@ def convert_mlla_checkpoint(ckpt: dict, *, use_ema: bool = False, layer_pattern=
     meta.update(source='MLLA (github.com/LeapLabTHU/MLLA)', mmsola_version=__version__,
                 source_meta=_plain_meta(ckpt.get('meta')))
     return dict(state_dict=result, meta=meta), report
+
+
+def convert_mlla_file(src: str, dst: str, *, force: bool = False, **options
+                      ) -> ConversionReport:
+    """Convert the MLLA file ``src`` into ``dst`` (written atomically, ``meta`` naming its
+    source); ``options`` are :func:`convert_mlla_checkpoint`'s.
+
+    Raises:
+        ConversionError: SRC is DST, DST exists (without ``force``), or SRC cannot be read or
+            converted; nothing is written.
+    """
+    if osp.abspath(src) == osp.abspath(dst):
+        raise ConversionError('SRC and DST are the same file; write elsewhere')
+    if osp.exists(dst) and not force:
+        raise ConversionError(f'{dst} exists; pass --force to replace it')
+    converted, report = convert_mlla_checkpoint(load_foreign_checkpoint(src), **options)
+    converted['meta']['converted_from'] = osp.basename(src)
+    save_checkpoint_atomically(converted, dst)
+    return report
 
 
 def _prefixed(expected: Dict) -> 'OrderedDict':

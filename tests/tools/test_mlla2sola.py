@@ -13,6 +13,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
+from mmsola.commands import mlla2sola
 from mmsola.convert import ConversionError, convert_mlla_checkpoint, load_foreign_checkpoint
 from mmsola.convert.mlla import DOWNSTREAM_RENAMES
 from mmsola.convert.mlla_keys import permute_qk, qk_row_order
@@ -24,7 +25,6 @@ from tests.models.test_mlla_parity import (
     classifier_file,
     dense_file,
 )
-from tests.script_loading import load_script
 from tests.tools.mlla_checkpoints import (
     meta_state,
     mlla_shapes,
@@ -400,13 +400,13 @@ def test_cli_converts_reports_and_refuses(tmp_path, capsys):
     assert written['meta']['warm_start']['blocks'][0] == 'stages.2.blocks.3'
     assert not list(dst.parent.glob('.*.tmp'))  # written atomically: no temporary left
 
-    tool = load_script(TOOL)  # the user errors in-process: same main(), no process start
-    assert tool.main([str(src), str(tmp_path / 'b.pth'), '--arch', 'base']) == 2
+    # the user errors in-process: the tool's main(), no process start
+    assert mlla2sola.main([str(src), str(tmp_path / 'b.pth'), '--arch', 'base']) == 2
     err = capsys.readouterr().err
     assert err.startswith("mlla2sola.py: error: arch 'base'") and 'layers.<i>.blocks.<j>' in err
     assert not (tmp_path / 'b.pth').exists()
     before = dst.read_bytes()
-    assert tool.main([str(src), str(dst)]) == 2  # DST exists: kept
+    assert mlla2sola.main([str(src), str(dst)]) == 2  # DST exists: kept
     err = capsys.readouterr().err
     assert err.startswith(f'mlla2sola.py: error: {dst} exists; pass --force')
     assert dst.read_bytes() == before
