@@ -6,24 +6,23 @@ matched; ``publish_model.py`` keeps exactly the weights and meta under a correct
 """
 import hashlib
 import os
+import sys
 from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
-from mmsola.commands import train
+from mmsola.commands import cls2backbone, publish_model, train
+from mmsola.convert.classifier import convert
 from tests.models.helpers import randomize_, small_backbone
-from tests.script_loading import load_script
 from tests.tools.fake_data import tiny_cfg_options, write_imagenet
+from tests.tools.tool_runs import run_cli
 
 pytest.importorskip('mmpretrain')
 
 CLS_CONFIG = 'configs/sola_t_in1k.py'
 DENSE_CONFIGS = ('configs/upernet_sola_t_ade20k.py', 'configs/mask_rcnn_sola_t_fpn_1x_coco.py')
-
-cls2backbone = load_script('tools/model_converters/cls2backbone.py')
-publish_model = load_script('tools/model_converters/publish_model.py')
 
 
 @pytest.fixture(scope='module')
@@ -49,12 +48,15 @@ def _backbone_of(state, prefix='backbone.'):
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def test_chain_classifier_to_upernet_and_mask_rcnn_backbones(trained, tmp_path, capsys):
+def test_chain_classifier_to_upernet_and_mask_rcnn_backbones(trained, tmp_path):
+    """The conversion step is the tool itself, as a process."""
     ckpt = _load(trained)
     assert 'ema_state_dict' in ckpt and 'optimizer' in ckpt
     out = tmp_path / 'sola_t_in1k_backbone.pth'
-    assert cls2backbone.main([str(trained), str(out)]) == 0
-    printed = capsys.readouterr().out
+    done = run_cli([sys.executable, 'tools/model_converters/cls2backbone.py', str(trained),
+                    str(out)])
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout
     converted = _load(out)['state_dict']
     cls_backbone = _backbone_of(ckpt['state_dict'])
     assert f'kept {len(cls_backbone)} backbone tensors' in printed
@@ -84,8 +86,8 @@ def test_chain_classifier_to_upernet_and_mask_rcnn_backbones(trained, tmp_path, 
 def test_chain_no_ema_takes_the_raw_training_weights(trained, tmp_path):
     ckpt = _load(trained)
     ema_out, raw_out = tmp_path / 'ema.pth', tmp_path / 'raw.pth'
-    assert cls2backbone.main([str(trained), str(ema_out)]) == 0
-    assert cls2backbone.main([str(trained), str(raw_out), '--no-ema']) == 0
+    assert convert(str(trained), str(ema_out))['weights'] == 'ema'
+    assert convert(str(trained), str(raw_out), use_ema=False)['weights'] == 'raw'
     ema, raw = _load(ema_out)['state_dict'], _load(raw_out)['state_dict']
     raw_expected = _backbone_of(ckpt['ema_state_dict'], 'module.backbone.')
     for key, value in raw_expected.items():
@@ -122,8 +124,8 @@ def test_ema_selection_follows_mmengine_ema_hook(tmp_path):
     src = tmp_path / 'cls.pth'
     torch.save(ckpt, src)
 
-    assert cls2backbone.main([str(src), str(tmp_path / 'ema.pth')]) == 0
-    assert cls2backbone.main([str(src), str(tmp_path / 'raw.pth'), '--no-ema']) == 0
+    assert convert(str(src), str(tmp_path / 'ema.pth'))['weights'] == 'ema'
+    assert convert(str(src), str(tmp_path / 'raw.pth'), use_ema=False)['weights'] == 'raw'
     ema = _load(tmp_path / 'ema.pth')['state_dict']
     raw = _load(tmp_path / 'raw.pth')['state_dict']
     for key, value in hook.ema_model.module.backbone.state_dict().items():
@@ -159,10 +161,13 @@ def test_cls2backbone_bad_input(tmp_path, capsys):
 
 
 def test_publish_model_keeps_weights_and_meta_under_its_sha(trained, tmp_path, capsys):
+    """The first publication is the tool itself, as a process."""
     before = trained.stat()
     ckpt = _load(trained)
-    assert publish_model.main([str(trained), str(tmp_path / 'sola_t_in1k.pth')]) == 0
-    printed = capsys.readouterr().out
+    done = run_cli([sys.executable, 'tools/model_converters/publish_model.py', str(trained),
+                    str(tmp_path / 'sola_t_in1k.pth')])
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout
     (published, ) = tmp_path.glob('sola_t_in1k-*.pth')
     digest = hashlib.sha256(published.read_bytes()).hexdigest()
     assert published.name == f'sola_t_in1k-{digest[:8]}.pth'
