@@ -1,7 +1,7 @@
 """Helpers behind mmsola's command-line tools (``tools/``): loading and checking configs,
-building their models, checking datasets and checkpoints, and fitting the launcher to the
-machine; and :func:`run_tool`, the one runner of every tool's ``main`` (the tools' command
-lines are :mod:`mmsola.commands`).
+building their models, checking datasets and checkpoints, fitting the launcher to the
+machine, running a model on image files (:mod:`.inference`); and :func:`run_tool`, the one
+runner of every tool's ``main`` (the tools' command lines are :mod:`mmsola.commands`).
 
 Not imported by ``import mmsola``: the toolkits (mmdet, mmseg, mmpretrain) are imported here
 only when a config that needs them is loaded.
@@ -25,6 +25,7 @@ from .config import (
     toolkit_of,
 )
 from .dataset_checks import DatasetNotFoundError, check_datasets
+from .inference import InferError, collect_images, infer_images
 from .launcher import (
     LauncherError,
     add_launcher_args,
@@ -39,7 +40,7 @@ __all__ = [
     'CheckpointError', 'DatasetNotFoundError', 'check_checkpoint', 'check_datasets',
     'check_pretrained', 'model_shapes', 'resolve_resume', 'adopt_resumed_seed', 'LauncherError',
     'build_runner', 'setup_launcher', 'add_launcher_args', 'export_local_rank', 'set_work_dir',
-    'run_error_message',
+    'run_error_message', 'InferError', 'collect_images', 'infer_images',
     'naming_empty_images',
     'UserError', 'USER_ERRORS', 'USER_ERROR_STATUS', 'error_line', 'run_tool'
 ]
