@@ -12,7 +12,7 @@ from PIL import Image
 
 from mmsola.analysis.benchmark import report, run_benchmark
 from mmsola.apis import CheckpointError
-from tests.script_loading import load_script
+from mmsola.commands import infer
 from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
 from tests.tools.tool_runs import run_cli
 
@@ -22,8 +22,6 @@ pytest.importorskip('mmpretrain')
 SEG_CONFIG = 'configs/upernet_sola_t_ade20k.py'
 CLS_CONFIG = 'configs/sola_t_in1k.py'
 DET_CONFIG = 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'
-
-infer = load_script('tools/infer.py')
 
 
 def _parsed(options):
@@ -59,13 +57,15 @@ def data(tmp_path_factory, one_torch_thread):
         cls_options=tiny_cfg_options(CLS_CONFIG, imagenet, img_size=32))
 
 
-def test_infer_segmentation_folder(data, tmp_path, capsys):
+def test_infer_segmentation_folder(data, tmp_path):
+    """As a user runs it (a fresh process)."""
     images = sorted((data['ade'] / 'images' / 'validation').glob('*.jpg'))
     out = tmp_path / 'out'
-    assert infer.main([SEG_CONFIG, str(data['seg_ckpt']), str(images[0].parent),
-                       '--out-dir', str(out), '--device', 'cpu',
-                       '--cfg-options', *data['seg_options']]) == 0
-    assert 'classes and palette from the config' in capsys.readouterr().out
+    done = run_cli([sys.executable, 'tools/infer.py', SEG_CONFIG, str(data['seg_ckpt']),
+                    str(images[0].parent), '--out-dir', str(out), '--device', 'cpu',
+                    '--cfg-options', *data['seg_options']])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'classes and palette from the config' in done.stdout
     for image in images:
         original = np.asarray(Image.open(image))
         drawn = np.asarray(Image.open(out / 'vis' / image.name))
