@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from triton.testing import do_bench, do_bench_cudagraph
 
-from benchmark_linear_attention import copy_bandwidth, grid_of  # the script beside this one
 from mmsola.ops import linear_attention
 from mmsola.ops.linear_attention import fused
+from mmsola.ops.linear_attention.benchmark import copy_bandwidth, grid_of
 
 SHAPES = [(128, 2, 3136, 32), (2, 8, 32768, 64)]
 CANDIDATES = {  # (head dim, backward) -> (BLOCK_N, num_warps, num_stages) for bf16

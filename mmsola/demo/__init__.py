@@ -7,10 +7,12 @@ from .classes import CLASSES, METAINFO, PALETTE
 from .synthetic_ade import (
     DEFAULT_ROOT,
     build_demo_dataset,
+    describe_demo_dataset,
     ensure_demo_dataset,
     read_manifest,
     verify_demo_dataset,
 )
 
 __all__ = ['CLASSES', 'METAINFO', 'PALETTE', 'DEFAULT_ROOT', 'build_demo_dataset',
-           'ensure_demo_dataset', 'read_manifest', 'verify_demo_dataset']
+           'describe_demo_dataset', 'ensure_demo_dataset', 'read_manifest',
+           'verify_demo_dataset']

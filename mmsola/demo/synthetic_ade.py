@@ -173,3 +173,20 @@ def verify_demo_dataset(root: Union[str, Path]) -> None:
     if bad:
         raise ValueError(f'{len(bad)} file(s) of {root} are missing or changed, e.g. {bad[0]}; '
                          f'delete the directory to rebuild it')
+
+
+def describe_demo_dataset(root: Union[str, Path]) -> str:
+    """What the dataset at ``root`` holds: sizes, seed, file count, then each class's share of
+    the training and validation pixels (%), one row per class and one for the unlabelled."""
+    m = read_manifest(root)
+    lines = [f'{root}: {m["num_train"]} train / {m["num_val"]} val images of '
+             f'{m["image_size"]}x{m["image_size"]}, seed {m["seed"]}, {len(m["sha256"])} files',
+             f'{"class":<12}{"train px %":>11}{"val px %":>10}']
+    shares = {}
+    for split in ('training', 'validation'):
+        total = sum(m['class_pixels'][split].values())
+        shares[split] = {k: 100 * v / total for k, v in m['class_pixels'][split].items()}
+    for name in list(CLASSES) + ['unlabelled']:
+        lines.append(f'{name:<12}{shares["training"][name]:>11.1f}'
+                     f'{shares["validation"][name]:>10.1f}')
+    return '\n'.join(lines)

@@ -12,6 +12,8 @@ from .onnx_export import (
     OnnxMismatchError,
     check_standard_domains,
     export_onnx,
+    format_rows,
+    second_shape,
     verify_onnx,
 )
 from .targets import (
@@ -26,6 +28,6 @@ from .targets import (
 __all__ = [
     'INSTALL_HINT', 'MissingDeployDependency', 'require_deploy_deps', 'DEFAULT_OPSET',
     'NonStandardGraphError', 'OnnxMismatchError', 'check_standard_domains', 'export_onnx',
-    'verify_onnx', 'ClassifierScores', 'ExportError', 'FeatureMaps', 'SegmentorLogits',
-    'backbone_target', 'config_target'
+    'verify_onnx', 'second_shape', 'format_rows', 'ClassifierScores', 'ExportError',
+    'FeatureMaps', 'SegmentorLogits', 'backbone_target', 'config_target'
 ]

@@ -223,3 +223,22 @@ def _errors(ref: torch.Tensor, got: torch.Tensor) -> dict:
     max_abs = (ref - got).abs().max().item()
     scale = ref.abs().max().item()
     return dict(max_abs=max_abs, rel=max_abs / scale if scale > 0 else max_abs)
+
+
+def second_shape(shape: Tuple[int, int]) -> Tuple[int, int]:
+    """A different, odd, non-square size near (3H/4, 5W/4): the second check of an export."""
+    h, w = shape
+    return (3 * h // 4) | 1, (5 * w // 4) | 1
+
+
+def format_rows(rows: Sequence[dict]) -> str:
+    """The rows of :func:`verify_onnx` as a table: size, output, errors, latency of both
+    runtimes and the speed-up of ONNX Runtime."""
+    lines = [f"{'size':>11} {'output':>12} {'max abs err':>12} {'rel err':>10} "
+             f"{'torch ms':>9} {'ORT ms':>9} {'speedup':>8}"]
+    for r in rows:
+        size = f"{r['shape'][0]}x{r['shape'][1]}"
+        speedup = r['torch_ms'] / r['ort_ms'] if r['ort_ms'] > 0 else float('nan')
+        lines.append(f"{size:>11} {r['output']:>12} {r['max_abs']:>12.3g} {r['rel']:>10.3g} "
+                     f"{r['torch_ms']:>9.1f} {r['ort_ms']:>9.1f} {speedup:>7.2f}x")
+    return '\n'.join(lines)

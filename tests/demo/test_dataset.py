@@ -17,6 +17,7 @@ from mmsola.demo import (
 )
 from mmsola.demo.synthetic_ade import MANIFEST
 from tests.script_loading import REPO_ROOT
+from tests.tools import tool_runs
 
 SMALL = dict(num_train=5, num_val=3, image_size=64, progress=False)
 
@@ -132,10 +133,23 @@ def test_make_dataset_refuses_a_folder_it_did_not_build(tmp_path):
     (tmp_path / 'mine.txt').write_text('the user\'s file')
     for extra, words in (([], 'exists; pass --force to replace it, or --verify to check it'),
                          (['--force'], 'is not a demo dataset (no manifest); not deleting it')):
-        run = subprocess.run([sys.executable, 'tools/demo/make_dataset.py', str(tmp_path),
-                              *extra], capture_output=True, text=True, cwd=REPO_ROOT)
-        assert run.returncode == 2, run.stderr
-        assert run.stderr.strip().splitlines()[-1] == \
+        status, stderr = tool_runs.main('demo/make_dataset', [tmp_path, *extra])
+        assert status == 2, stderr
+        assert stderr.strip().splitlines()[-1] == \
             f'make_dataset.py: error: {tmp_path} {words}'
-        assert 'Traceback' not in run.stderr
+        assert 'Traceback' not in stderr
     assert (tmp_path / 'mine.txt').read_text() == 'the user\'s file'
+
+
+def test_make_dataset_tool_builds_the_dataset(small_root, tmp_path):
+    """tools/demo/make_dataset.py as a process: the same bytes as the library's build, and
+    the table of class shares."""
+    root = tmp_path / 'built'
+    run = tool_runs.run_cli([sys.executable, 'tools/demo/make_dataset.py', str(root), '--seed',
+                             '0', '--num-train', '5', '--num-val', '3', '--image-size', '64'])
+    assert run.returncode == 0, run.stderr
+    assert tree_bytes(root) == tree_bytes(small_root)
+    lines = run.stdout.splitlines()
+    assert f'{root}: 5 train / 3 val images of 64x64, seed 0, 16 files' in lines
+    table = lines[lines.index(f'{"class":<12}{"train px %":>11}{"val px %":>10}') + 1:]
+    assert [row.split()[0] for row in table] == [*CLASSES, 'unlabelled']

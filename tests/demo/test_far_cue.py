@@ -1,8 +1,12 @@
-"""The far-cue dataset of the pattern study: the object's class is a far marker's colour."""
+"""The far-cue dataset of the pattern study: the object's class is a far marker's colour;
+and tools/demo/make_far_cue_dataset.py, which builds it."""
+import sys
+
 import numpy as np
 import pytest
 
 from mmsola.demo.far_cue import COLOURS, ensure_far_cue_dataset, read_manifest, render_far_cue
+from tests.tools import tool_runs
 
 
 def _vertical(mask: np.ndarray) -> bool:
@@ -50,3 +54,22 @@ def test_dataset_is_reused_and_other_settings_are_refused(tmp_path):
         ensure_far_cue_dataset(root, num_train=3, num_val=2, image_size=32, markers=2)
     with pytest.raises(ValueError, match='markers must be one of'):
         ensure_far_cue_dataset(tmp_path / 'e', markers=3)
+
+
+def test_make_far_cue_dataset_tool_builds_then_refuses_other_settings(tmp_path):
+    """The tool as a process builds the dataset and says what it holds; asked for other
+    settings on the same root (in-process), one error line and exit status 2."""
+    root = tmp_path / 'far_cue'
+    run = tool_runs.run_cli([sys.executable, 'tools/demo/make_far_cue_dataset.py', str(root),
+                             '--num-train', '3', '--num-val', '2', '--image-size', '32'])
+    assert run.returncode == 0, run.stderr
+    assert f'{root} (built): 3 train / 2 val images of 32x32, 1 marker(s)' in run.stdout
+    assert read_manifest(root)['num_train'] == 3
+    assert len(list((root / 'images' / 'training').iterdir())) == 3
+    status, stderr = tool_runs.main('demo/make_far_cue_dataset',
+                                    [root, '--num-train', '3', '--num-val', '2',
+                                     '--image-size', '32', '--markers', '2'])
+    assert status == 2
+    assert stderr.strip().splitlines()[-1].startswith(
+        f'make_far_cue_dataset.py: error: the dataset at {root} was built with other settings '
+        '(markers: 1 there, 2 asked)')

@@ -1,5 +1,6 @@
-"""export_onnx.py on bad input and missing optional dependencies, and the export wrappers'
-outputs against the toolkits' own inference (no ONNX export here: these tests are fast)."""
+"""export_onnx.py's command line (mmsola.commands.export_onnx, in-process) on bad input and
+missing optional dependencies, and the export wrappers' outputs against the toolkits' own
+inference (no ONNX export here: these tests are fast)."""
 import builtins
 import subprocess
 import sys
@@ -8,14 +9,16 @@ import pytest
 import torch
 
 from mmsola.models import SoLAVision
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import REPO_ROOT
 
 DEPLOY_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_script('tools/deployment/export_onnx.py')
+    """tools/deployment/export_onnx.py's command line (parse_args, main), in this process."""
+    from mmsola.commands import export_onnx
+    return export_onnx
 
 
 def test_import_mmsola_needs_no_onnx():

@@ -1,18 +1,18 @@
-"""ONNX export end to end: tools/deployment/export_onnx.py on the demo UperNet-SoLA (a small
-SoLA-Vision with one block of each kind: linear 'L', softmax 'S', hybrid 'H'), then the file
-checked independently of the tool, against mmseg's own inference.
+"""ONNX export end to end: tools/deployment/export_onnx.py, run as a process, on the demo
+UperNet-SoLA (a small SoLA-Vision with one block of each kind: linear 'L', softmax 'S', hybrid
+'H'), then the file checked independently of the tool, against mmseg's own inference.
 
 One export (the slow part) serves every test in this module.
 """
 import copy
-import io
 import sys
 
 import pytest
 import torch
 
 from tests.models.helpers import randomize_
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import REPO_ROOT
+from tests.tools.tool_runs import run_cli
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
@@ -34,24 +34,19 @@ def build_segmentor():
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-    """Run the tool on a checkpoint of :func:`build_segmentor`; return (onnx path, stdout)."""
+    """Run the tool, as a process, on a checkpoint of :func:`build_segmentor`; return
+    (onnx path, stdout)."""
     tmp = tmp_path_factory.mktemp('onnx')
     ckpt, out = tmp / 'upernet.pth', tmp / 'upernet.onnx'
     torch.save({'state_dict': build_segmentor().state_dict()}, ckpt)
-    tool = load_script('tools/deployment/export_onnx.py')
-    capture = pytest.MonkeyPatch()  # capsys is per test; this fixture is per module
-    stdout = io.StringIO()
-    capture.setattr(sys, 'stdout', stdout)
-    try:
-        rc = tool.main([
-            CONFIG, str(ckpt), '--cfg-options', 'model.backbone.arch.layer_pattern=[L,S,H,L]',
-            '--shape', *map(str, EXPORT_HW), '--verify-shape', *map(str, ODD_HW),
-            '--out', str(out), '--repeats', '1', '--threads', '1'
-        ])
-    finally:
-        capture.undo()
-    assert rc == 0, stdout.getvalue()
-    return out, stdout.getvalue()
+    run = run_cli([
+        sys.executable, 'tools/deployment/export_onnx.py', CONFIG, str(ckpt), '--cfg-options',
+        'model.backbone.arch.layer_pattern=[L,S,H,L]', '--shape', *map(str, EXPORT_HW),
+        '--verify-shape', *map(str, ODD_HW), '--out', str(out), '--repeats', '1',
+        '--threads', '1'
+    ])
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    return out, run.stdout
 
 
 def rel_error(ref: torch.Tensor, got: torch.Tensor) -> float:

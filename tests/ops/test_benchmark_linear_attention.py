@@ -1,23 +1,27 @@
-"""The benchmark script runs (on CPU, tiny shape, torch paths) and writes its table."""
-from tests.script_loading import load_script
+"""The benchmark engine (mmsola.ops.linear_attention.benchmark) and one CPU run of
+benchmarks/benchmark_linear_attention.py (tiny shape, torch paths), which writes its table."""
+import sys
+
+from mmsola.ops.linear_attention import benchmark
+from tests.tools.tool_runs import run_cli
 
 
-def load_benchmark():
-    return load_script('benchmarks/benchmark_linear_attention.py')
-
-
-def test_benchmark_runs_on_cpu(tmp_path):
-    module = load_benchmark()
+def test_benchmark_script_runs_on_cpu(tmp_path):
     out = tmp_path / 'table.md'
-    table = module.main(['--device', 'cpu', '--shapes', '1,2,16,16', '--reps', '2', '--out',
-                         str(out)])
-    assert out.read_text().strip() == table.strip()
+    run = run_cli([sys.executable, 'benchmarks/benchmark_linear_attention.py', '--device', 'cpu',
+                   '--shapes', '1,2,16,16', '--reps', '2', '--out', str(out)])
+    assert run.returncode == 0, run.stderr
+    table = out.read_text().strip()
+    assert run.stdout.strip() == table
     rows = [line for line in table.splitlines() if line.startswith('| (1, 2, 16, 16)')]
     assert {row.split('|')[3].strip() for row in rows} == {'torch op', 'eager reference'}
     for row in rows:
         fwd_ms, fwd_bwd_ms = float(row.split('|')[4]), float(row.split('|')[7])
         assert 0 < fwd_ms and 0 < fwd_bwd_ms
-    assert module.grid_of(3136) == (56, 56) and module.grid_of(32768) == (128, 256)
+
+
+def test_grid_of_is_the_most_square_grid():
+    assert benchmark.grid_of(3136) == (56, 56) and benchmark.grid_of(32768) == (128, 256)
 
 
 def test_benchmark_labels_the_work_split(monkeypatch):
@@ -25,9 +29,8 @@ def test_benchmark_labels_the_work_split(monkeypatch):
     import torch
 
     from mmsola.ops.linear_attention import fused
-    module = load_benchmark()
     monkeypatch.setattr(fused, '_target_programs', lambda device: 2 * 132)
-    assert (module.work_split((128, 2, 3136, 32), torch.bfloat16)
+    assert (benchmark.work_split((128, 2, 3136, 32), torch.bfloat16)
             == 'fwd: one pass, bwd: one pass')
-    assert (module.work_split((2, 8, 32768, 64), torch.bfloat16)
+    assert (benchmark.work_split((2, 8, 32768, 64), torch.bfloat16)
             == 'fwd: 16 chunks, bwd: 16 chunks')

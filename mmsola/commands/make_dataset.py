@@ -1,0 +1,76 @@
+"""What ``tools/demo/make_dataset.py`` does: build (or check) the demo's synthetic
+ADE20K-layout dataset (``python tools/demo/make_dataset.py -h``).
+
+    python tools/demo/make_dataset.py                      # data/sola_demo, seed 0
+    python tools/demo/make_dataset.py --verify             # re-hash the files vs the manifest
+    python tools/demo/make_dataset.py out/ --seed 3 --num-train 400
+
+Outdoor scenes: sky over grass or water, with trees, houses, rocks and vehicles; a vehicle is a
+car on grass and a boat on water, the same drawing otherwise (see mmsola/demo/scene.py).
+The same seed and sizes write byte-identical files; tools/demo/run_demo.py builds it on first
+use with the defaults. A folder at the root is replaced only with --force, and only if it is a
+demo dataset (one with a manifest).
+"""
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from mmsola.apis.cli import run_tool
+from mmsola.demo import (
+    DEFAULT_ROOT,
+    build_demo_dataset,
+    describe_demo_dataset,
+    read_manifest,
+    verify_demo_dataset,
+)
+
+DESCRIPTION = "Build (or check) the demo's synthetic ADE20K-layout dataset."
+# bad input: a folder that is there, not a dataset, or changed files
+USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """``tools/demo/make_dataset.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None)."""
+    p = argparse.ArgumentParser(prog='make_dataset.py', description=DESCRIPTION,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('root', nargs='?', default=DEFAULT_ROOT, help='dataset directory')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--num-train', type=int, default=200)
+    p.add_argument('--num-val', type=int, default=50)
+    p.add_argument('--image-size', type=int, default=128)
+    p.add_argument('--force', action='store_true',
+                   help='replace an existing demo dataset at root (one with a manifest)')
+    p.add_argument('--verify', action='store_true',
+                   help='only check the files at root against their recorded SHA-256')
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Path:
+    """Check (--verify) or build the dataset, then describe it; returns its root."""
+    root = Path(args.root)
+    if args.verify:
+        verify_demo_dataset(root)
+        print(f'{root}: every file matches its recorded SHA-256')
+        print(describe_demo_dataset(root))
+        return root
+    if root.exists():
+        if not args.force:
+            raise FileExistsError(f'{root} exists; pass --force to replace it, or --verify to '
+                                  'check it')
+        if read_manifest(root) is None:
+            raise ValueError(f'{root} is not a demo dataset (no manifest); not deleting it')
+        shutil.rmtree(root)
+    start = time.time()
+    build_demo_dataset(root, args.seed, args.num_train, args.num_val, args.image_size)
+    print(f'built in {time.time() - start:.1f} s')
+    print(describe_demo_dataset(root))
+    return root
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/demo/make_dataset.py``: exit status 0, or 2 with one ``make_dataset.py: error:``
+    line."""
+    args = parse_args(argv)
+    return run_tool('make_dataset.py', lambda: run(args), USER_ERRORS)

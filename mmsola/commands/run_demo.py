@@ -1,0 +1,88 @@
+"""What ``tools/demo/run_demo.py`` does: the mmsola demo, UperNet-SoLA trained on CPU in
+minutes, and what it learned (``python tools/demo/run_demo.py -h``).
+
+    python tools/demo/run_demo.py            # what `make demo` runs
+
+1. builds the synthetic ADE20K-layout dataset at --data-root unless it is already there;
+2. trains configs/demo/upernet_sola_demo.py through tools/train.py in a new timestamped
+   work dir under --work-dir-root (mmengine's log lines show the loss and the ETA);
+3. scores the final checkpoint on the validation split with mmseg's IoUMetric, next to the
+   trivial predictor (every pixel the most frequent training class);
+4. writes metrics.json, training_curve.png and predictions.png into the work dir, and prints
+   where they are and how to run tools/test.py and tools/infer.py on the checkpoint.
+
+A rerun reuses the dataset and gets a work dir of its own, so earlier runs are kept.
+--iters, --num-train and friends shrink the run (the tests use them). The steps are
+:func:`mmsola.demo.pipeline.run_demo`.
+"""
+import argparse
+import sys
+from typing import Dict, List, Optional
+
+from mmengine.config import DictAction
+
+from mmsola.apis.cli import error_line, run_tool
+from mmsola.demo.pipeline import DemoSettings, TrainingFailed, run_demo
+
+DESCRIPTION = 'The mmsola demo: train UperNet-SoLA on CPU in minutes and show what it learned.'
+# bad input: a dataset root holding something else, a config of another dataset or schedule;
+# a failed training is exit status 1 (its log says why)
+USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """``tools/demo/run_demo.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None): the
+    fields of :class:`DemoSettings`, with its defaults."""
+    d = DemoSettings()
+    p = argparse.ArgumentParser(prog='run_demo.py', description=DESCRIPTION,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--config', default=d.config, help='the demo config')
+    p.add_argument('--data-root', default=d.data_root, help='where the dataset is (built)')
+    p.add_argument('--work-dir-root', default=d.work_dir_root,
+                   help='each run gets a timestamped work dir in here')
+    data = p.add_argument_group('dataset (used only when it is built)')
+    data.add_argument('--dataset-seed', type=int, default=d.dataset_seed)
+    data.add_argument('--num-train', type=int, default=d.num_train)
+    data.add_argument('--num-val', type=int, default=d.num_val)
+    data.add_argument('--image-size', type=int, default=d.image_size)
+    run = p.add_argument_group('training (default: the config\'s values)')
+    run.add_argument('--iters', type=positive, help='training iterations')
+    run.add_argument('--val-interval', type=positive, help='iterations between validations')
+    run.add_argument('--batch-size', type=positive, help='training images per iteration')
+    run.add_argument('--workers', type=int, help='data-loading worker processes (0: none)')
+    run.add_argument('--seed', type=int,
+                     help='training seed (default: a new random one, kept in metrics.json)')
+    run.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                     help='more key=value overrides for the config, as tools/train.py takes')
+    p.add_argument('--num-vis', type=positive, default=d.num_vis,
+                   help='validation images in predictions.png')
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Dict:
+    """The demo; returns what metrics.json holds. Raises :data:`USER_ERRORS` or
+    :class:`TrainingFailed`."""
+    return run_demo(DemoSettings(**vars(args)))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/demo/run_demo.py``: exit status 0; 2 with one ``run_demo.py: error:`` line for
+    bad input, 1 with one if the training failed."""
+    args = parse_args(argv)
+
+    def work() -> int:
+        try:
+            run(args)
+        except TrainingFailed as err:  # not the user's input: the training's log says why
+            print(error_line('run_demo.py', err), file=sys.stderr)
+            return 1
+        return 0
+
+    return run_tool('run_demo.py', work, USER_ERRORS)
