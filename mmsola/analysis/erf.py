@@ -17,8 +17,10 @@ ERF after each block of stages 3 and 4 costs one forward and one backward per bl
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
 The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
 checkpoints, :func:`load_weights` loads one into a backbone (built by
-:class:`mmsola.apis.backbone.BackboneFactory`).
+:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` and :func:`write_csv` give
+its CSV (the pattern sweep's as well).
 """
+import csv
 import math
 from pathlib import Path
 from typing import Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
@@ -342,3 +344,11 @@ def result_rows(label: str, backbone: SoLAVision, maps: Dict, meta: Dict,
             row[f'side_{t:g}'] = side
         rows.append(row)
     return rows
+
+
+def write_csv(rows: Sequence[Dict[str, object]], path: Path) -> None:
+    """The rows as CSV, the columns those of the first row."""
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

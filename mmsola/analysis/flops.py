@@ -12,6 +12,8 @@ is an error, so a missing or double-counting handle cannot go unnoticed.
   :func:`report_backbone` the same for a built SoLAVision.
 * :func:`report_config` - the whole model of a config (detector, segmentor or classifier) in
   its toolkit's tensor mode, at the config's test size by default.
+* :func:`format_table` / :func:`format_config_table` - their rows as the markdown tables of
+  ``tools/analysis/get_flops.py`` (README, docs/complexity.md).
 """
 import math
 from collections import Counter
@@ -294,3 +296,31 @@ def report_config(config: str, shape: Optional[Sequence[int]] = None,
                 backbone_params=num_params(backbone) if backbone is not None else 0,
                 flops=analyzer.total(), backbone_flops=by_module.get('backbone', 0),
                 by_module=by_module, attention=attention, note=note)
+
+
+# ---------------------------------------------------------------------------------- tables
+def format_table(rows: Sequence[Dict[str, object]]) -> str:
+    """Markdown table of :func:`report` rows (``--arch``)."""
+    lines = ['| arch | layer pattern | input | params (M) | backbone params (M) | FLOPs (G) '
+             '| softmax attn (G) | linear attn (G) |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['arch']} | {r['pattern']} | {r['shape'][0]}x{r['shape'][1]} "
+                     f"| {r['params'] / 1e6:.2f} | {r['backbone_params'] / 1e6:.2f} "
+                     f"| {r['flops'] / 1e9:.2f} | {r['attention']['softmax'] / 1e9:.3f} "
+                     f"| {r['attention']['linear'] / 1e9:.3f} |")
+    return '\n'.join(lines)
+
+
+def format_config_table(rows: Sequence[Dict[str, object]]) -> str:
+    """Markdown table of :func:`report_config` rows (``--config``)."""
+    lines = ['| config | model | input | params (M) | backbone params (M) | FLOPs (G) '
+             '| backbone FLOPs (G) | softmax attn (G) | linear attn (G) | counted |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['model']} | {r['shape'][0]}x{r['shape'][1]} "
+                     f"| {r['params'] / 1e6:.2f} | {r['backbone_params'] / 1e6:.2f} "
+                     f"| {r['flops'] / 1e9:.2f} | {r['backbone_flops'] / 1e9:.2f} "
+                     f"| {r['attention']['softmax'] / 1e9:.3f} "
+                     f"| {r['attention']['linear'] / 1e9:.3f} | {r['note']} |")
+    return '\n'.join(lines)

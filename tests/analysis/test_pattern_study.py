@@ -1,8 +1,10 @@
-"""tools/analysis/pattern_study.py: a tiny two-pattern study writes its CSV and PNG, picks up
-where it stopped (finished runs reused, a half-finished one resumed from its checkpoint), and
-really trains different patterns."""
+"""tools/analysis/pattern_study.py (mmsola.commands.pattern_study over
+mmsola.analysis.pattern_study): a tiny two-pattern study writes its CSV and PNG, picks up where
+it stopped (finished runs reused, a half-finished one resumed from its checkpoint), and really
+trains different patterns."""
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,11 @@ import torch
 from mmengine.config import Config
 
 from mmsola.analysis.pattern_study import pareto_front
+from mmsola.commands import pattern_study as tool
 from mmsola.demo.far_cue import FAR_CUE_METAINFO, ensure_far_cue_dataset
 from mmsola.utils import allow_mmengine_checkpoint_globals
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import REPO_ROOT
+from tests.tools.tool_runs import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +48,10 @@ def shrink(data_root: Path):
 @pytest.fixture(scope='module')
 def study(tmp_path_factory, one_torch_thread):
     """A two-pattern, one-seed study stopped after its first run, then started again after
-    its second run lost its result and final checkpoint (as if killed after iteration 1)."""
+    its second run lost its result and final checkpoint (as if killed after iteration 1).
+    The last start is the tool as a user runs it (a fresh process), the others in-process."""
     tmp = tmp_path_factory.mktemp('pattern_study')
     data_root, _ = ensure_far_cue_dataset(tmp / 'data', num_train=4, num_val=2, image_size=32)
-    tool = load_script('tools/analysis/pattern_study.py')
     work = tmp / 'study'
     argv = [str(REPO_ROOT / CONFIG), '--patterns', LINEAR, HYBRID, '--work-dir', str(work),
             '--seeds', '1', '--latency-repeats', '1', '--cfg-options', *shrink(data_root)]
@@ -59,7 +63,12 @@ def study(tmp_path_factory, one_torch_thread):
     (second_run / 'result.json').unlink()
     (second_run / 'iter_2.pth').unlink()
     (second_run / 'last_checkpoint').write_text(str(second_run / 'iter_1.pth'))
-    assert tool.main(argv) == 0
+    done = run_cli([sys.executable, 'tools/analysis/pattern_study.py', *argv],
+                   env=dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1'))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"wrote {work / 'study.csv'} and {work / 'study.png'}; 0 run(s) pending" \
+        in done.stdout
+    assert f'| {HYBRID} | 0/0/1/1 |' in done.stdout
     return dict(work=work, first_run=first_run, first_files=first_files, second_run=second_run)
 
 
@@ -138,7 +147,6 @@ def test_demo_config_matches_the_dataset():
 
 
 def test_bad_input(tmp_path, capsys):
-    tool = load_script('tools/analysis/pattern_study.py')
     config = str(REPO_ROOT / CONFIG)
     assert tool.main([config, '--patterns', 'L/LL/LLXL/LS']) == 2
     assert "invalid block kind 'X'" in capsys.readouterr().err

@@ -1,15 +1,13 @@
-"""tools/analysis/pattern_sweep.py: the placement rule, and a CSV + cost plot per pattern."""
+"""tools/analysis/pattern_sweep.py (mmsola.commands.pattern_sweep over
+mmsola.analysis.pattern_sweep): the placement rule, and a CSV + cost plot per pattern."""
 import csv
+import sys
 
 import pytest
 
 from mmsola.analysis.patterns import evenly_spaced, rule_patterns
-from tests.script_loading import load_script
-
-
-@pytest.fixture(scope='module')
-def sweep():
-    return load_script('tools/analysis/pattern_sweep.py')
+from mmsola.commands import pattern_sweep as sweep
+from tests.tools.tool_runs import run_cli
 
 
 def test_evenly_spaced_rule_gives_the_presets():
@@ -23,7 +21,7 @@ def test_evenly_spaced_rule_gives_the_presets():
         evenly_spaced(9, 8)
 
 
-def test_patterns_from_list_and_rule_without_repeats(sweep):
+def test_patterns_from_list_and_rule_without_repeats():
     args = sweep.parse_args(['--patterns', 'LL/LLLL/LLLSLLLS/LLLS', '--softmax-blocks', '0',
                              '2', '--stage', '3'])
     assert sweep.sweep_patterns(args) == [['LL', 'LLLL', 'LLLSLLLS', 'LLLS'],
@@ -33,7 +31,7 @@ def test_patterns_from_list_and_rule_without_repeats(sweep):
     assert sweep.sweep_patterns(args) == [['L', 'L', 'LL', 'LS']]
 
 
-def test_bad_input(sweep, capsys):
+def test_bad_input(capsys):
     assert sweep.main([]) == 2
     assert 'nothing to sweep' in capsys.readouterr().err
     assert sweep.main(['--softmax-blocks', '1', '--stage', '5']) == 2
@@ -42,12 +40,18 @@ def test_bad_input(sweep, capsys):
     assert "invalid block kind 'X'" in capsys.readouterr().err
 
 
-def test_sweep_writes_costs_and_plot(sweep, tmp_path):
+def test_sweep_writes_costs_and_plot(tmp_path):
     """Stage 3 'L' -> 'S' at 32x32 (C=256, 8 heads, d=32, N=4 tokens): the v projection
-    (C^2 + C params, N C^2 flops) and QK^T, attn @ V instead of the linear products."""
+    (C^2 + C params, N C^2 flops) and QK^T, attn @ V instead of the linear products. The tool
+    as a user runs it (a fresh process)."""
     out = tmp_path / 'sweep'
-    assert sweep.main(['--patterns', 'L/L/L/L', 'L/L/S/L', '--size', '32', '--num-images',
-                       '1', '--warmup', '0', '--repeats', '1', '--out-dir', str(out)]) == 0
+    done = run_cli([sys.executable, 'tools/analysis/pattern_sweep.py', '--patterns', 'L/L/L/L',
+                    'L/L/S/L', '--size', '32', '--num-images', '1', '--warmup', '0',
+                    '--repeats', '1', '--device', 'cpu', '--threads', '1',
+                    '--out-dir', str(out)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '| L/L/S/L | 1 |' in done.stdout
+    assert f"wrote {out / 'pattern_sweep.csv'} and {out / 'pattern_sweep.png'}" in done.stdout
     with open(out / 'pattern_sweep.csv') as f:
         lin, soft = list(csv.DictReader(f))
     assert (lin['layer_pattern'], soft['layer_pattern']) == ('L/L/L/L', 'L/L/S/L')

@@ -1,5 +1,5 @@
-"""mmsola.analysis.resolution_scaling, tools/analysis/speed_vs_resolution.py over it, and the
-timing primitives it is built on."""
+"""mmsola.analysis.resolution_scaling, tools/analysis/speed_vs_resolution.py over it (through
+mmsola.commands.speed_vs_resolution), and the timing primitives it is built on."""
 import csv
 import json
 import sys

@@ -1,24 +1,23 @@
-"""tools/analysis/get_flops.py: the attention products are counted, equal to a hand count;
---config counts the whole model of any toolkit's config."""
+"""mmsola.analysis.flops (tools/analysis/get_flops.py): the attention products are counted,
+equal to a hand count; --config counts the whole model of any toolkit's config."""
+import sys
+
 import pytest
 from mmengine.config import Config
 
 from mmsola.analysis import flops
+from mmsola.commands import get_flops
 from mmsola.models import SoLAVision
-from tests.script_loading import REPO_ROOT, load_script
+from tests.script_loading import REPO_ROOT
+from tests.tools.tool_runs import run_cli
 
 CONFIGS = REPO_ROOT / 'configs'
 
 
-@pytest.fixture(scope='module')
-def get_flops():
-    return load_script('tools/analysis/get_flops.py')
-
-
-def test_attention_counted_equals_hand_count(get_flops):
+def test_attention_counted_equals_hand_count():
     """Widths 16..128, head dim 8, input 64x64: grids 16x16, 8x8, 4x4, 2x2."""
-    r = get_flops.report('tiny', (64, 64), layer_pattern='L/S/H/S', embed_dims=16,
-                         num_classes=10)
+    r = flops.report('tiny', (64, 64), layer_pattern='L/S/H/S', embed_dims=16,
+                     num_classes=10)
     d = 8
     # softmax, 2 h N^2 d: stage 1 'S' (4 heads, N=64), stage 2 'H' (4 of 8 heads, N=16),
     # stage 3 'S' (16 heads, N=4)
@@ -30,26 +29,28 @@ def test_attention_counted_equals_hand_count(get_flops):
     assert r['params'] == r['backbone_params'] + 128 * 10 + 10
 
 
-def test_swapping_a_linear_block_for_softmax(get_flops):
+def test_swapping_a_linear_block_for_softmax():
     """Stage 1 (C=32, 4 heads, d=8, N=64): 'S' instead of 'L' adds QK^T and attn@V, removes
     the linear products and adds the v projection (N C^2); nothing else changes."""
-    lin = get_flops.report('tiny', (64, 64), layer_pattern='L/L/L/L', embed_dims=16)
-    soft = get_flops.report('tiny', (64, 64), layer_pattern='L/S/L/L', embed_dims=16)
+    lin = flops.report('tiny', (64, 64), layer_pattern='L/L/L/L', embed_dims=16)
+    soft = flops.report('tiny', (64, 64), layer_pattern='L/S/L/L', embed_dims=16)
     n, h, d, c = 64, 4, 8, 32
     assert soft['flops'] - lin['flops'] == 2 * h * n * n * d - h * n * d * (2 * d + 1) \
         + n * c * c
 
 
-def test_a_missing_handle_is_caught(get_flops, monkeypatch):
+def test_a_missing_handle_is_caught(monkeypatch):
     monkeypatch.setattr(flops, 'sdpa_flop_jit', lambda inputs, outputs: 0)
     with pytest.raises(RuntimeError, match='hand count'):
-        get_flops.report('tiny', (32, 32), layer_pattern='L/L/S/S', embed_dims=16)
+        flops.report('tiny', (32, 32), layer_pattern='L/L/S/S', embed_dims=16)
 
 
-def test_cli_prints_the_table(get_flops, capsys):
-    assert get_flops.main(['--arch', 'tiny', '--shape', '64', '64',
-                           '--layer-pattern', 'LL/LLLL/LLLSLLLS/LLLS']) == 0
-    out = capsys.readouterr().out
+def test_cli_prints_the_table():
+    """The tool as a user runs it (a fresh process)."""
+    done = run_cli([sys.executable, 'tools/analysis/get_flops.py', '--arch', 'tiny', '--shape',
+                    '64', '64', '--layer-pattern', 'LL/LLLL/LLLSLLLS/LLLS'])
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
     assert '| tiny | LL/LLLL/LLLSLLLS/LLLS | 64x64 |' in out
     row = [line for line in out.splitlines() if line.startswith('| tiny')][0]
     params = float(row.split('|')[4])
@@ -76,16 +77,16 @@ def test_a_config_without_a_test_size_is_refused():
 SHORT = ['L', 'L', 'L', 'S']
 
 
-def test_classifier_config_counts_as_the_arch(get_flops):
+def test_classifier_config_counts_as_the_arch():
     """SoLAVisionCls of sola_t_in1k is the counted classifier of --arch tiny: same numbers."""
     r = flops.report_config(str(CONFIGS / 'sola_t_in1k.py'), (64, 64),
                             {'model.backbone.layer_pattern': SHORT})
-    arch = get_flops.report('tiny', (64, 64), layer_pattern='/'.join(SHORT))
+    arch = flops.report('tiny', (64, 64), layer_pattern='/'.join(SHORT))
     assert r['model'] == 'ImageClassifier' and r['shape'] == (64, 64)
     assert (r['params'], r['backbone_params'], r['flops'], r['attention']) == \
         (arch['params'], arch['backbone_params'], arch['flops'], arch['attention'])
     assert r['by_module']['head'] == 512 * 1000
-    row = get_flops.format_config_table([r]).splitlines()[-1]
+    row = flops.format_config_table([r]).splitlines()[-1]
     assert row.startswith(f'| {CONFIGS / "sola_t_in1k.py"} | ImageClassifier | 64x64 | '
                           f'{arch["params"] / 1e6:.2f} |')
 
@@ -109,7 +110,7 @@ def test_detector_config_counts_heads_on_fixed_proposals():
     assert min(r['by_module'][k] for k in ('neck', 'rpn_head')) > 0
 
 
-def test_bad_config_is_one_clear_error(get_flops, capsys, tmp_path):
+def test_bad_config_is_one_clear_error(capsys, tmp_path):
     assert get_flops.main(['--config', str(tmp_path / 'nope.py')]) == 2
     err = capsys.readouterr().err
     assert 'nope.py' in err and 'does not exist' in err
