@@ -3,7 +3,7 @@ import re
 
 import yaml
 
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 
 def test_pre_commit_runs_the_pinned_ruff():

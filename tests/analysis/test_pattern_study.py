@@ -15,7 +15,7 @@ from mmsola.analysis.pattern_study import pareto_front
 from mmsola.commands import pattern_study as tool
 from mmsola.demo.far_cue import FAR_CUE_METAINFO, ensure_far_cue_dataset
 from mmsola.utils import allow_mmengine_checkpoint_globals
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from mmsola.demo import (
     verify_demo_dataset,
 )
 from mmsola.demo.synthetic_ade import MANIFEST
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 
 SMALL = dict(num_train=5, num_val=3, image_size=64, progress=False)

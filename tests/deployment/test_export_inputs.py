@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmsola.models import SoLAVision
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 DEPLOY_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
 

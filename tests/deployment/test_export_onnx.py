@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.models.helpers import randomize_
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli
 
 onnx = pytest.importorskip('onnx')

@@ -70,7 +70,7 @@ def test_rank_zero_overwrites_a_previous_file_whole(tmp_path, monkeypatch):
 def test_every_config_family_uses_it():
     from mmengine.config import Config
 
-    from tests.script_loading import REPO_ROOT
+    from tests.paths import REPO_ROOT
     assert HOOKS.get('RankZeroLoggerHook') is RankZeroLoggerHook
     configs = sorted((REPO_ROOT / 'configs').glob('**/*.py'))
     configs = [c for c in configs if '_base_' not in c.parts]

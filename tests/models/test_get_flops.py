@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmsola.analysis import flops
 from mmsola.commands import get_flops
 from mmsola.models import SoLAVision
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli
 
 CONFIGS = REPO_ROOT / 'configs'

@@ -25,7 +25,7 @@ from mmsola.convert import convert_mlla_checkpoint, mlla_keys
 from mmsola.models import SoLAVision
 from mmsola.models.backbones.attention import LinearAttentionCore
 from mmsola.ops.linear_attention import interface
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 FIXTURE = REPO_ROOT / 'tests' / 'data' / 'mlla_fixture.pth'
 TOLERANCE = 1e-5  # fp32: max |mmsola - MLLA| <= 1e-5 * max |MLLA|

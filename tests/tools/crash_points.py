@@ -24,7 +24,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 HALT_ENV, HALT_DIR_ENV = 'MMSOLA_TEST_HALT', 'MMSOLA_TEST_HALT_DIR'
 POINTS = ('forward', 'checkpoint_write', 'after_checkpoint')

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mmsola.apis import load_config, model_shapes
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
 

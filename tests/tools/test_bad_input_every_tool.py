@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_files import bad_checkpoints, hostile_ran
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_imagenet
 

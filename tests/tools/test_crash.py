@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from mmsola.engine import RNG_STATE_KEY
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.crash_points import config_with_halts, halt_env
 from tests.tools.fake_data import write_ade20k

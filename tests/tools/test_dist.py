@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_imagenet
 from tests.tools.write_probe import written

@@ -18,7 +18,7 @@ from mmengine.model import BaseModel
 from PIL import Image
 
 from mmsola.utils import read_checkpoint
-from tests.script_loading import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
 

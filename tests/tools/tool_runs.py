@@ -15,7 +15,6 @@ records, per process and iteration, which samples it trained on.
 import contextlib
 import hashlib
 import importlib
-import importlib.util
 import io
 import itertools
 import json
@@ -30,11 +29,10 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from tests.script_loading import REPO_ROOT, load_script
+from tests.paths import REPO_ROOT
 from tests.tools.fake_data import tiny_cfg_options
 
 _RUN_IDS = itertools.count()
-_SCRIPTS = {}
 
 
 def command(name: str) -> ModuleType:
@@ -42,18 +40,9 @@ def command(name: str) -> ModuleType:
     return importlib.import_module(f'mmsola.commands.{Path(name).name}')
 
 
-def script(name: str):
-    """``tools/<name>.py`` as a module (loaded once), for the tools without a command module."""
-    if name not in _SCRIPTS:
-        _SCRIPTS[name] = load_script(f'tools/{name}.py')
-    return _SCRIPTS[name]
-
-
 def tool_main(name: str):
     """``tools/<name>.py``'s ``main(argv) -> int``."""
-    if importlib.util.find_spec(f'mmsola.commands.{Path(name).name}') is not None:
-        return command(name).main
-    return script(name).main
+    return command(name).main
 
 
 def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
