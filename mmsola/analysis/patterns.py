@@ -6,6 +6,7 @@ LLLSLLLS, small's with k = 3 gives (LLLLLLS)x3. ``tools/analysis/pattern_sweep.p
 and ``tools/analysis/pattern_study.py`` (accuracy) share it. :func:`compare_patterns` gives
 a hybrid's all-linear and all-softmax siblings (the ERF and speed comparisons).
 """
+import argparse
 import math
 from typing import Dict, List, Optional, Sequence
 
@@ -31,6 +32,19 @@ def rule_patterns(base: Sequence[str], stage: int, counts: Sequence[int]) -> Lis
         pattern[stage] = ''.join(blocks)
         patterns.append(pattern)
     return patterns
+
+
+def add_pattern_args(parser: argparse.ArgumentParser, base_default: str) -> None:
+    """The command-line choice of patterns that :func:`collect_patterns` reads: ``--patterns``,
+    and the rule's ``--softmax-blocks``, ``--stage`` and ``--base-pattern`` (whose default
+    ``base_default`` names, e.g. "the arch's pattern")."""
+    parser.add_argument('--patterns', nargs='+', default=None,
+                        help="layer patterns, stages separated by '/'")
+    parser.add_argument('--softmax-blocks', type=int, nargs='+', default=None, metavar='K',
+                        help='the rule: K softmax blocks evenly spaced in --stage, per K')
+    parser.add_argument('--stage', type=int, default=3, help='stage of the rule (1-based)')
+    parser.add_argument('--base-pattern', default=None,
+                        help=f"the rule's other stages (default: {base_default})")
 
 
 def collect_patterns(explicit: Optional[Sequence[str]], base: Sequence[str],

@@ -35,7 +35,7 @@ from mmsola.analysis.pattern_study import (
     plan_study,
     run_study,
 )
-from mmsola.analysis.patterns import collect_patterns
+from mmsola.analysis.patterns import add_pattern_args, collect_patterns
 from mmsola.apis import (
     CheckpointError,
     ConfigError,
@@ -61,13 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='pattern_study.py',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='an mmsola config with a SoLAVision backbone')
-    parser.add_argument('--patterns', nargs='+', default=None,
-                        help="layer patterns, stages separated by '/'")
-    parser.add_argument('--softmax-blocks', type=int, nargs='+', default=None, metavar='K',
-                        help='the rule: K softmax blocks evenly spaced in --stage, per K')
-    parser.add_argument('--stage', type=int, default=3, help='stage of the rule (1-based)')
-    parser.add_argument('--base-pattern', default=None,
-                        help="the rule's other stages (default: the config's pattern)")
+    add_pattern_args(parser, "the config's pattern")
     parser.add_argument('--seeds', type=int, default=None,
                         help="runs per pattern, seeds 0..N-1 (default: the config's, else 1)")
     parser.add_argument('--work-dir', default=None,

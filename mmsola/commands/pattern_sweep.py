@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmsola.analysis.erf import ImageSource, write_csv
 from mmsola.analysis.pattern_sweep import SweepSettings, sweep
-from mmsola.analysis.patterns import collect_patterns
+from mmsola.analysis.patterns import add_pattern_args, collect_patterns
 from mmsola.analysis.timing import environment_info, fixed_threads
 from mmsola.apis.backbone import BackboneFactory
 from mmsola.apis.cli import run_tool
@@ -46,13 +46,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='pattern_sweep.py',
                                      description=__doc__.split('\n')[0])
     parser.add_argument('--arch', default='tiny', choices=sorted(SoLAVision.arch_zoo))
-    parser.add_argument('--patterns', nargs='+', default=None,
-                        help="layer patterns, stages separated by '/'")
-    parser.add_argument('--softmax-blocks', type=int, nargs='+', default=None, metavar='K',
-                        help='the rule: K softmax blocks evenly spaced in --stage, per K')
-    parser.add_argument('--stage', type=int, default=3, help='stage of the rule (1-based)')
-    parser.add_argument('--base-pattern', default=None,
-                        help="the rule's other stages (default: the arch's pattern)")
+    add_pattern_args(parser, "the arch's pattern")
     parser.add_argument('--size', type=int, default=512, help='square input for FLOPs, latency')
     parser.add_argument('--batch', type=int, default=1, help='batch for the latency')
     parser.add_argument('--warmup', type=int, default=2)
