@@ -2,8 +2,9 @@
 
 Requirements come from the one table of supported versions (mmsola/version.py). The configs
 and the model index are shipped the OpenMMLab way, as ``mmsola/.mim/``: mmengine resolves a
-base ``'mmsola::<dir>/<file>.py'`` in ``.mim/configs`` (after ``import mmsola``, which
-registers the package with mmengine) and ``mim search mmsola`` reads ``.mim/model-index.yml``.
+base ``'mmsola::<file>.py'`` or ``'mmsola::<dir>/<file>.py'`` in ``.mim/configs`` (after
+``import mmsola``, which registers the package with mmengine: mmsola/utils/config_package.py)
+and ``mim search mmsola`` reads ``.mim/model-index.yml``.
 A wheel gets copies (written into the build directory, never into the source tree). An
 editable install gets ``mmsola/.mim`` in the source tree, of symlinks to the repo's files;
 mmengine and mim find it only when no mmsola is installed (a checkout on PYTHONPATH): for

@@ -1,20 +1,52 @@
 """Lets a user's own config inherit one of mmsola's, e.g.
-``_base_ = 'mmsola::upernet/upernet_sola_t_ade20k.py'``.
+``_base_ = 'mmsola::upernet_sola_t_ade20k.py'`` or ``'mmsola::upernet/upernet_sola_t_ade20k.py'``.
 
 mmengine resolves a base ``'<scope>::<dir>/<file>.py'`` in ``<scope>/.mim/configs`` of the
 installed package (setup.py ships mmsola's configs there), but only for the import names in
 its ``mmengine.config.utils.MODULE2PACKAGE`` (import name -> distribution), a table it reads
 at each lookup and the only place it takes such names from. :func:`register_config_package`
 adds mmsola to it; ``import mmsola`` calls it, so a script that imports mmsola before
-``Config.fromfile`` (mmsola's tools do) can load such a config. mmengine accepts only the
-``<dir>/<file>`` form: the flat configs are reached through their family folder
-(``sola/``, ``upernet/``, ``mask_rcnn/``, where their metafiles are).
+``Config.fromfile`` (mmsola's tools do) can load such a config.
+
+mmengine 0.10's name check (``_get_package_and_cfg_path``) also insists on a folder,
+``<dir>/<file>``, although its lookup that follows finds a file at the top of ``.mim/configs``
+as well. mmsola's configs are flat (``configs/upernet_sola_t_ade20k.py``), so the check is
+wrapped to let ``mmsola::<file>.py`` through; every other name (other packages', mmsola's
+folder form) still goes through mmengine's own check unchanged.
 """
+import functools
+from typing import Callable, Tuple
+
+import mmengine.config.config as config_module
+import mmengine.hub.hub as hub_module
 from mmengine.config import utils as config_utils
 
 PACKAGE = 'mmsola'
+# the modules that imported mmengine's check by name, where the name lookups happen
+_CHECK_USERS = (config_module, hub_module)
+_CHECK = '_get_package_and_cfg_path'
+
+
+def _also_flat_names(check: Callable[[str], Tuple[str, str]]) -> Callable[[str], Tuple[str, str]]:
+    """``check`` (``'pkg::dir/file.py'`` -> ``(distribution, 'dir/file.py')``), also taking
+    ``'mmsola::file.py'``."""
+
+    @functools.wraps(check)
+    def package_and_cfg_path(cfg_path: str) -> Tuple[str, str]:
+        package, _, name = cfg_path.partition('::')
+        if package == PACKAGE and name and '/' not in name and '::' not in name:
+            return config_utils.MODULE2PACKAGE[PACKAGE], name
+        return check(cfg_path)
+
+    package_and_cfg_path.takes_flat_mmsola_names = True
+    return package_and_cfg_path
 
 
 def register_config_package() -> None:
-    """Make ``mmsola::`` base configs resolvable by mmengine's ``Config`` (idempotent)."""
+    """Make ``mmsola::`` base configs resolvable by mmengine's ``Config`` and
+    ``mmengine.hub.get_config``, flat names included (idempotent)."""
     config_utils.MODULE2PACKAGE.setdefault(PACKAGE, PACKAGE)
+    for module in _CHECK_USERS:
+        check = getattr(module, _CHECK, None)
+        if check is not None and not getattr(check, 'takes_flat_mmsola_names', False):
+            setattr(module, _CHECK, _also_flat_names(check))

@@ -3,8 +3,9 @@
 The repo is copied (the files an sdist is made from), made into an sdist (so MANIFEST.in must
 carry what setup.py needs), the sdist into a wheel, the wheel installed into a folder with
 ``pip --target``. A subprocess with only that folder on PYTHONPATH, outside the repo, then
-loads a user's config that inherits ``mmsola::upernet/upernet_sola_t_ade20k.py`` the way a
-downstream project would, and reads the model index and metafiles from the installed package.
+loads a user's configs that inherit ``mmsola::upernet/upernet_sola_t_ade20k.py`` or the flat
+``mmsola::upernet_sola_t_ade20k.py`` the way a downstream project would, and reads the model
+index and metafiles from the installed package.
 """
 import json
 import os
@@ -71,6 +72,7 @@ USER_CHECK = textwrap.dedent('''
     import yaml
     import mmsola
     from mmengine.config import Config
+    from mmengine.hub import get_config
     from mmengine.registry import HOOKS, init_default_scope
 
     site, repo = Path(sys.argv[1]), Path(sys.argv[2])
@@ -86,10 +88,19 @@ USER_CHECK = textwrap.dedent('''
             ('sola', 'sola_s_in1k.py', 'model = dict(num_classes=10)', 'mmpretrain'),
             ('mask_rcnn', 'mask_rcnn_sola_t_fpn_3x_coco.py', '', None)]:
         Path(f'my_{family}.py').write_text(f"_base_ = 'mmsola::{family}/{config}'\\n{extra}\\n")
+        Path(f'my_flat_{family}.py').write_text(f"_base_ = 'mmsola::{config}'\\n{extra}\\n")
         cfg = Config.fromfile(f'my_{family}.py')
         out[family] = dict(type=cfg.model.type, scope=cfg.default_scope,
                            arch=cfg.model.get('arch') or cfg.model.backbone.arch,
                            imports=cfg.custom_imports.imports)
+        try:  # the flat name: the same config, also through mmengine.hub.get_config
+            flat = Config.fromfile(f'my_flat_{family}.py')
+            out['flat_' + family] = dict(
+                same=(flat.model, flat.default_scope, flat.custom_hooks)
+                == (cfg.model, cfg.default_scope, cfg.custom_hooks),
+                get_config=get_config(f'mmsola::{config}').model.type)
+        except Exception as e:
+            out['flat_' + family] = dict(error=f'{type(e).__name__}: {e}')
         if registry:
             init_default_scope(cfg.default_scope)
             hooks = [HOOKS.build(h) for h in [*cfg.custom_hooks, cfg.default_hooks.checkpoint]]
@@ -171,6 +182,14 @@ def test_a_users_config_inherits_mmsola_configs(user_project):
         assert '/site/mmsola/models/' in built['backbone_file'], built['backbone_file']
     assert seen['mask_rcnn'] == dict(type='MaskRCNN', arch='tiny', scope='mmdet',
                                      imports=['mmsola'])
+
+
+def test_a_users_config_inherits_the_flat_names_too(user_project):
+    seen, _ = user_project
+    for family, model_type in [('upernet', 'EncoderDecoder'), ('sola', 'SoLAVisionCls'),
+                               ('mask_rcnn', 'MaskRCNN')]:
+        # mmsola::<file> loads what mmsola::<dir>/<file> does; and so does mmengine.hub.get_config
+        assert seen['flat_' + family] == dict(same=True, get_config=model_type), family
 
 
 def test_mmsola_scoped_parts_build_without_registry_warnings(user_project):
