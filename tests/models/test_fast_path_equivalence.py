@@ -21,7 +21,6 @@ import pytest
 import torch
 
 from mmsola.models import SoLAVision
-from mmsola.ops.linear_attention import naive, torch_backend
 
 REFERENCE = Path(__file__).resolve().parents[1] / 'data' / 'sola_v1_reference.pth'
 # every kind ('L', 'S', 'H'), head dims 4 and 8, HSB on, four outputs; ~54k parameters
@@ -142,6 +141,9 @@ def test_token_blocked_torch_passes_match_the_float64_reference(monkeypatch, hw)
     """The CPU forward and backward work on token blocks (sums over blocks): with blocks of
     64 tokens, an odd N and strided fp32 inputs, outputs and every gradient still match the
     autograd reference in float64."""
+    # imported here, not at the top: the file must import under b134b6b's mmsola, which has no
+    # torch_backend, to write the reference (module doc)
+    from mmsola.ops.linear_attention import naive, torch_backend
     monkeypatch.setattr(torch_backend, 'BLOCK_BYTES', 64 * 2 * 2 * 16 * 4)
     gen = torch.Generator().manual_seed(0)
     b, heads, n, d = 2, 2, 9 * 113, 16
