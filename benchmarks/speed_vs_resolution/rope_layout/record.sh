@@ -6,8 +6,9 @@
 #
 #   bash benchmarks/speed_vs_resolution/rope_layout/record.sh
 #
-# BEFORE's mmsola is exported (git archive, read-only) to WT; today's mmsola/analysis is copied
-# into it, so both runs use the same measuring code and differ only in the model and the op.
+# The "before" runs import WT: this commit's mmsola (git archive HEAD) with mmsola/models and
+# mmsola/ops of BEFORE in place of today's, so both runs use the same measuring code
+# (mmsola/analysis, mmsola/commands, ...) and differ only in the model and the op.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 BEFORE=${BEFORE:-0b03b58}
@@ -19,8 +20,9 @@ ARGS=(--arch tiny --threads 1 --resolutions 224 1024 --modes infer --infer-batch
       --warmup 1 --repeats 3)
 
 rm -rf "$WT" && mkdir -p "$WT"
-git archive "$BEFORE" mmsola | tar -x -C "$WT"
-rm -rf "$WT/mmsola/analysis" && cp -r mmsola/analysis "$WT/mmsola/analysis"
+git archive HEAD mmsola | tar -x -C "$WT"
+rm -rf "$WT/mmsola/models" "$WT/mmsola/ops"
+git archive "$BEFORE" mmsola/models mmsola/ops | tar -x -C "$WT"
 mkdir -p "$OUT"
 echo "start $(uptime)" > "$OUT/load.txt"
 for round in $(seq "$ROUNDS"); do
