@@ -15,38 +15,29 @@ wrapped to let ``mmsola::<file>.py`` through; every other name (other packages',
 folder form) still goes through mmengine's own check unchanged.
 """
 import functools
-from typing import Callable, Tuple
+from typing import Tuple
 
 import mmengine.config.config as config_module
 import mmengine.hub.hub as hub_module
 from mmengine.config import utils as config_utils
 
 PACKAGE = 'mmsola'
-# the modules that imported mmengine's check by name, where the name lookups happen
-_CHECK_USERS = (config_module, hub_module)
-_CHECK = '_get_package_and_cfg_path'
 
 
-def _also_flat_names(check: Callable[[str], Tuple[str, str]]) -> Callable[[str], Tuple[str, str]]:
-    """``check`` (``'pkg::dir/file.py'`` -> ``(distribution, 'dir/file.py')``), also taking
-    ``'mmsola::file.py'``."""
-
-    @functools.wraps(check)
-    def package_and_cfg_path(cfg_path: str) -> Tuple[str, str]:
-        package, _, name = cfg_path.partition('::')
-        if package == PACKAGE and name and '/' not in name and '::' not in name:
-            return config_utils.MODULE2PACKAGE[PACKAGE], name
-        return check(cfg_path)
-
-    package_and_cfg_path.takes_flat_mmsola_names = True
-    return package_and_cfg_path
+@functools.wraps(config_utils._get_package_and_cfg_path)
+def _package_and_cfg_path(cfg_path: str) -> Tuple[str, str]:
+    """mmengine's check (``'pkg::dir/file.py'`` -> ``(distribution, 'dir/file.py')``), also
+    taking ``'mmsola::file.py'``."""
+    package, _, name = cfg_path.partition('::')
+    if package == PACKAGE and name and '/' not in name and '::' not in name:
+        return config_utils.MODULE2PACKAGE[PACKAGE], name
+    return config_utils._get_package_and_cfg_path(cfg_path)
 
 
 def register_config_package() -> None:
     """Make ``mmsola::`` base configs resolvable by mmengine's ``Config`` and
     ``mmengine.hub.get_config``, flat names included (idempotent)."""
     config_utils.MODULE2PACKAGE.setdefault(PACKAGE, PACKAGE)
-    for module in _CHECK_USERS:
-        check = getattr(module, _CHECK, None)
-        if check is not None and not getattr(check, 'takes_flat_mmsola_names', False):
-            setattr(module, _CHECK, _also_flat_names(check))
+    # the two modules that imported mmengine's check by name, where it is looked up
+    config_module._get_package_and_cfg_path = _package_and_cfg_path
+    hub_module._get_package_and_cfg_path = _package_and_cfg_path
