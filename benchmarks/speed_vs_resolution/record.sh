@@ -5,10 +5,9 @@
 #   bash benchmarks/speed_vs_resolution/record.sh                # the recorded CPU setting
 #   bash benchmarks/speed_vs_resolution/record.sh --device cuda  # the same on a GPU
 #
-# The "before" run imports WT: this commit's mmsola (git archive HEAD) with mmsola/models and
-# mmsola/ops of BEFORE (default b134b6b, the last commit before the speed work) in place of
-# today's, so both runs use the same measuring code (mmsola/analysis, mmsola/commands, ...)
-# and differ only in the backbone and its op.
+# The "before" run imports WT, laid out by before_tree.sh: this commit's mmsola with
+# mmsola/models and mmsola/ops of BEFORE (default b134b6b, the last commit before the speed
+# work), so both runs use the same measuring code and differ only in the backbone and its op.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 BEFORE=${BEFORE:-b134b6b}
@@ -18,10 +17,7 @@ PY=${PY:-.venv/bin/python}
 ARGS=(--compare --threads 2 --resolutions 224 512 1024 2048 --infer-batches 1 8
       --train-batch 8 --warmup 1 --repeats 5 --time-budget 240)
 
-rm -rf "$WT" && mkdir -p "$WT"
-git archive HEAD mmsola | tar -x -C "$WT"
-rm -rf "$WT/mmsola/models" "$WT/mmsola/ops"
-git archive "$BEFORE" mmsola/models mmsola/ops | tar -x -C "$WT"
+bash benchmarks/speed_vs_resolution/before_tree.sh "$BEFORE" "$WT"
 mkdir -p "$OUT"
 echo "start $(uptime)" > "$OUT/load.txt"
 "$PY" tools/analysis/speed_vs_resolution.py "${ARGS[@]}" --out-dir "$OUT" --name after "$@"

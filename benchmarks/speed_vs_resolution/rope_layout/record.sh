@@ -6,9 +6,9 @@
 #
 #   bash benchmarks/speed_vs_resolution/rope_layout/record.sh
 #
-# The "before" runs import WT: this commit's mmsola (git archive HEAD) with mmsola/models and
-# mmsola/ops of BEFORE in place of today's, so both runs use the same measuring code
-# (mmsola/analysis, mmsola/commands, ...) and differ only in the model and the op.
+# The "before" runs import WT, laid out by ../before_tree.sh: this commit's mmsola with
+# mmsola/models and mmsola/ops of BEFORE, so both runs use the same measuring code and differ
+# only in the model and the op.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 BEFORE=${BEFORE:-0b03b58}
@@ -19,10 +19,7 @@ ROUNDS=${ROUNDS:-2}
 ARGS=(--arch tiny --threads 1 --resolutions 224 1024 --modes infer --infer-batches 1
       --warmup 1 --repeats 3)
 
-rm -rf "$WT" && mkdir -p "$WT"
-git archive HEAD mmsola | tar -x -C "$WT"
-rm -rf "$WT/mmsola/models" "$WT/mmsola/ops"
-git archive "$BEFORE" mmsola/models mmsola/ops | tar -x -C "$WT"
+bash benchmarks/speed_vs_resolution/before_tree.sh "$BEFORE" "$WT"
 mkdir -p "$OUT"
 echo "start $(uptime)" > "$OUT/load.txt"
 for round in $(seq "$ROUNDS"); do
