@@ -1,22 +1,21 @@
-"""The 2-D RoPE written out from its specification (SOLA_SPEC.md section 2), independently of
+"""The 2-D RoPE written out from its rule (MLLA's layout, docs/models.md), independently of
 mmsola.ops, for the tests of every path that applies it (float64, differentiable)."""
 import torch
 
 
-def rope_angles_reference(hw, num_heads: int, head_dim: int, rope_layout: str = 'mlla'):
+def rope_angles_reference(hw, num_heads: int, head_dim: int):
     """(num_heads, N, d/2) float64 angles, one Python loop per token, head and pair.
 
-    'mlla': pair p of head h is the global pair P = h * d/2 + p of the full width
-    C = heads * d; P < C/4 turns by row * theta[P], else by col * theta[P - C/4],
-    theta[j] = 10000 ** (-j / (C/4)). 'per_head': the same with every head its own span (C = d).
+    Pair p of head h is the global pair P = h * d/2 + p of the full width C = heads * d;
+    P < C/4 turns by row * theta[P], else by col * theta[P - C/4],
+    theta[j] = 10000 ** (-j / (C/4)).
     """
     h_grid, w_grid = hw
-    span = num_heads if rope_layout == 'mlla' else 1
-    quarter = span * head_dim // 4
+    quarter = num_heads * head_dim // 4
     angles = torch.zeros(num_heads, h_grid * w_grid, head_dim // 2, dtype=torch.float64)
     for head in range(num_heads):
         for p in range(head_dim // 2):
-            pair = (head % span) * head_dim // 2 + p
+            pair = head * head_dim // 2 + p
             for token in range(h_grid * w_grid):
                 row, col = divmod(token, w_grid)
                 if pair < quarter:
@@ -27,10 +26,10 @@ def rope_angles_reference(hw, num_heads: int, head_dim: int, rope_layout: str = 
     return angles
 
 
-def rope_reference(x: torch.Tensor, hw, rope_layout: str = 'mlla') -> torch.Tensor:
+def rope_reference(x: torch.Tensor, hw) -> torch.Tensor:
     """Rotate x (..., heads, N, d), channel pairs (p, p + d/2) of each head, in float64."""
     heads, _, d = x.shape[-3:]
-    angles = rope_angles_reference(hw, heads, d, rope_layout).to(x.device)
+    angles = rope_angles_reference(hw, heads, d).to(x.device)
     cos, sin = angles.cos(), angles.sin()
     x = x.double()
     x1, x2 = x[..., :d // 2], x[..., d // 2:]

@@ -35,9 +35,9 @@ def state_dict_of(ckpt: Dict[str, Any], what: str = 'the checkpoint',
 def select_prefix(state_dict: Dict[str, Any], prefix: str, strip: bool = True) -> OrderedDict:
     """The keys under ``prefix`` (without it when ``strip``), carrying ``_metadata`` along.
 
-    The metadata holds each module's ``version`` (and SoLAVision's RoPE layout), which the
-    load hooks (``_version``) need, so it follows the keys: with ``strip``, the entry of the
-    prefix's module becomes the root entry ``''``.
+    The metadata holds each module's ``version``, which the load hooks (``_version``) need,
+    so it follows the keys: with ``strip``, the entry of the prefix's module becomes the root
+    entry ``''``.
 
     Args:
         state_dict: e.g. a classifier's, with ``backbone.*`` and ``head.*`` keys.

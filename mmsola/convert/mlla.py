@@ -43,7 +43,6 @@ from .mlla_keys import (
 
 PRESETS = ('tiny', 'small', 'base')  # MLLA-T / S / B: the same widths, depths and heads
 PREFIX = 'backbone.'
-ROPE_LAYOUT = 'mlla'  # SoLAVision's RoPE layout that computes what MLLA computes
 # mmdet 2.25 (MLLA's downstream/detection) -> mmdet 3.x and mmseg 0.28 -> mmseg 1.x key
 # renames for the neck and heads MLLA uses (FPN + RPNHead + StandardRoIHead with
 # Shared2FCBBoxHead and FCNMaskHead; UPerHead + FCNHead): none, their module names did not
@@ -72,8 +71,7 @@ class ConversionReport:
 
     def as_meta(self) -> dict:
         meta = dict(kind=self.kind, weights=self.weights, arch=self.arch,
-                    layer_pattern=self.layer_pattern, rope_layout=ROPE_LAYOUT,
-                    dropped_keys=self.dropped,
+                    layer_pattern=self.layer_pattern, dropped_keys=self.dropped,
                     folded_keys=self.folded, permuted_keys=self.permuted,
                     added_keys=self.added, renamed_keys=self.renamed,
                     exact=not self.warm_started)
@@ -232,8 +230,7 @@ def _expected_backbone(embed_dims: int, num_heads: tuple, layer_pattern: tuple,
     arch = dict(embed_dims=embed_dims, num_heads=list(num_heads),
                 layer_pattern=list(layer_pattern))
     with torch.device('meta'):
-        model = SoLAVision(arch=arch, out_indices=out_indices, drop_path_rate=0.,
-                           rope_layout=ROPE_LAYOUT)
+        model = SoLAVision(arch=arch, out_indices=out_indices, drop_path_rate=0.)
     return model.state_dict()
 
 
@@ -318,7 +315,8 @@ def check_against(state: Dict[str, torch.Tensor], expected: Dict, what: str) -> 
 def _with_metadata(state: 'OrderedDict', expected: Dict, prefix: str,
                    source_metadata: Optional[dict] = None) -> 'OrderedDict':
     """Order ``state`` like ``expected`` and attach module versions: the backbone's from
-    mmsola (its ``_version`` tells load hooks the layout), the rest from the source."""
+    mmsola (its ``_version`` tells load hooks the meaning of its weights), the rest from the
+    source."""
     ordered = OrderedDict((k, state[k]) for k in expected)
     ordered.update((k, v) for k, v in state.items() if k not in ordered)
     metadata = OrderedDict((k, v) for k, v in (source_metadata or {}).items()

@@ -42,7 +42,7 @@ def load_checkpoint_strict(model: nn.Module, checkpoint: str,
     if prefix is None and not set(own) & set(state) and any(
             k.startswith('backbone.') for k in state):
         prefix = 'backbone.'
-    if prefix:  # the metadata (versions, RoPE layout) goes along, for the load hooks
+    if prefix:  # the metadata (module versions) goes along, for the load hooks
         state = select_prefix(state, prefix)
     diff = diff_keys(own, state, optional=BN_COUNTERS)
     if diff:

@@ -11,8 +11,8 @@ SoLA-Vision models at dynamic sizes.
 The op's RoPE grid ``(h, w)`` is a pair of symbolic ints when H and W are dynamic: the exporter
 passes them as int64 scalars computed from the input's shape, and the rotation angles are built
 inside the graph (``Range`` over the ``h * w`` tokens), exactly as :func:`mmsola.ops.rope.
-rope_2d_angles` builds them (float64 positions and frequencies, cast to the compute dtype), in
-either RoPE layout (the op's ``rope_layout`` argument; the head count is static).
+rope_2d_angles` builds them (float64 positions and frequencies, cast to the compute dtype;
+the rotation spans the heads, whose count is static).
 
 Imports onnxscript and onnx_ir: import this module only after
 :func:`mmsola.deploy.deps.require_deploy_deps`.
@@ -24,7 +24,7 @@ import onnx_ir as ir
 import torch
 from onnxscript.onnx_opset import opset18 as op
 
-from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT, rope_pair_table, rope_span_heads
+from mmsola.ops.rope import rope_pair_table
 
 FLOAT, DOUBLE, INT64 = ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.INT64
 
@@ -46,22 +46,22 @@ def _int64_scalar(x: Union[int, ir.Value]):
     return op.Reshape(op.Cast(x, to=INT64), scalar_shape)  # 0-d, whatever arrived
 
 
-def rope_cos_sin(h, w, head_dim: int, dtype: ir.DataType, num_heads: int = 1,
-                 rope_layout: str = DEFAULT_ROPE_LAYOUT) -> Tuple[ir.Value, ir.Value]:
-    """cos and sin of the 2-D RoPE angles of an (h, w) grid: two (S, h * w, head_dim / 2)
-    values, ``S = num_heads`` for the 'mlla' layout (the rotation spans the heads), else 1.
+def rope_cos_sin(h, w, head_dim: int, dtype: ir.DataType,
+                 num_heads: int = 1) -> Tuple[ir.Value, ir.Value]:
+    """cos and sin of the 2-D RoPE angles of an (h, w) grid: two (num_heads, h * w,
+    head_dim / 2) values (the rotation spans the heads).
 
     Token ``n`` sits at row ``n // w``, column ``n % w``; which pairs turn with the row and
     their frequencies are :func:`mmsola.ops.rope.rope_pair_table`'s (static constants).
     """
-    is_row, theta = rope_pair_table(head_dim, rope_span_heads(num_heads, rope_layout))
+    is_row, theta = rope_pair_table(head_dim, num_heads)
     h, w = _int64_scalar(h), _int64_scalar(w)
     tokens = op.Range(op.Constant(value_int=0), op.Mul(h, w), op.Constant(value_int=1))
     rows = op.Unsqueeze(op.Cast(op.Div(tokens, w), to=DOUBLE), _ints(1))  # (N, 1)
     cols = op.Unsqueeze(op.Cast(op.Mod(tokens, w), to=DOUBLE), _ints(1))
-    theta = op.Constant(value=ir.tensor(theta.numpy()[:, None, :]))  # (S, 1, d/2)
+    theta = op.Constant(value=ir.tensor(theta.numpy()[:, None, :]))  # (H, 1, d/2)
     is_row = op.Constant(value=ir.tensor(is_row.numpy()[:, None, :]))
-    angles = op.Where(is_row, op.Mul(rows, theta), op.Mul(cols, theta))  # (S, N, d/2)
+    angles = op.Where(is_row, op.Mul(rows, theta), op.Mul(cols, theta))  # (H, N, d/2)
     angles = op.Cast(angles, to=dtype)
     return op.Cos(angles), op.Sin(angles)
 
@@ -76,12 +76,10 @@ def rotate(x, cos, sin, head_dim: int):
                      op.Add(op.Mul(x1, sin), op.Mul(x2, cos)), axis=-1)
 
 
-def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = 'torch',
-                              rope_layout: str = DEFAULT_ROPE_LAYOUT):
-    """``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend, rope_layout) -> (o, KV, s)``
-    in ONNX.
+def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = 'torch'):
+    """``mmsola::linear_attention_fwd(q, k, v, h, w, eps, backend) -> (o, KV, s)`` in ONNX.
 
-    q, k, v: (B, H, N, d) with a static head dim d (and a static H for the 'mlla' layout);
+    q, k, v: (B, H, N, d) with a static head dim d and a static H;
     ``h, w``: the RoPE grid (ints or symbolic int64 scalars), ``h == 0`` (static) for no RoPE;
     ``backend`` does not matter here. Computed in float32 (float64 for float64 inputs) as the
     torch backend does::
@@ -113,7 +111,7 @@ def linear_attention_fwd_onnx(q, k, v, h, w, eps: float = 1e-6, backend: str = '
     if isinstance(h, int) and h == 0:
         qr, kr = qf, kf
     else:
-        cos, sin = rope_cos_sin(h, w, head_dim, compute, num_heads, rope_layout)
+        cos, sin = rope_cos_sin(h, w, head_dim, compute, num_heads)
         qr, kr = rotate(qf, cos, sin, head_dim), rotate(kf, cos, sin, head_dim)
     kv = op.MatMul(op.Transpose(kr, perm=[0, 1, 3, 2]), v)
     o = op.Mul(op.MatMul(qr, kv), scale)

@@ -1,6 +1,5 @@
 """Each attention core against a direct float64 computation of its formula (written here and
-in tests/rope_reference.py, independently of mmsola.ops), in both RoPE layouts, and the Mixer
-wiring."""
+in tests/rope_reference.py, independently of mmsola.ops), and the Mixer wiring."""
 import math
 
 import pytest
@@ -42,27 +41,25 @@ def merge(x):
 
 
 def linear_reference(core, y, hw):
-    """The 'L' core's formula in float64, with the RoPE layout of ``core.rope_layout``."""
-    layout = core.rope_layout
+    """The 'L' core's formula in float64."""
     q, k = (y @ core.qk.weight.T + core.qk.bias).chunk(2, dim=-1)
     q, k, v = (heads(t, core.num_heads) for t in (q, k, y))
     phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
     z = 1 / ((phi_q * phi_k.mean(dim=2, keepdim=True)).sum(-1, keepdim=True) + EPS)
     n = y.shape[1]
-    kv = rope_reference(phi_k, hw, layout).transpose(-2, -1) @ v / n
-    out = rope_reference(phi_q, hw, layout) @ kv
+    kv = rope_reference(phi_k, hw).transpose(-2, -1) @ v / n
+    out = rope_reference(phi_q, hw) @ kv
     return merge(out * z) + dwconv_reference(y, core.lepe, hw)
 
 
 def softmax_reference(core, y, hw):
-    """The 'S' core's formula in float64 (any input dtype and parameters: computed in float64),
-    with the RoPE layout of ``core.rope_layout``."""
+    """The 'S' core's formula in float64 (any input dtype and parameters: computed in float64)."""
     y = y.double()
     weight, bias = core.qkv.weight.double(), core.qkv.bias.double()
     q, k, v = (y @ weight.T + bias).chunk(3, dim=-1)
     lepe = dwconv_reference(v, core.lepe, hw)
     q, k, v = (heads(t, core.num_heads) for t in (q, k, v))
-    q, k = rope_reference(q, hw, core.rope_layout), rope_reference(k, hw, core.rope_layout)
+    q, k = rope_reference(q, hw), rope_reference(k, hw)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     return merge(torch.softmax(scores, dim=-1) @ v) + lepe
 
@@ -72,49 +69,29 @@ def _input(channels, seed=0):
     return torch.randn(B, HW[0] * HW[1], channels, generator=gen, dtype=torch.float64)
 
 
-LAYOUTS = ['mlla', 'per_head']
-
-
-@pytest.mark.parametrize('heads', [2, 3])
-@pytest.mark.parametrize('rope_layout', LAYOUTS)
-def test_linear_core_matches_formula(rope_layout, heads):
-    core = LinearAttentionCore(8 * heads, heads, attn_backend='torch',
-                               rope_layout=rope_layout).double()
+@pytest.mark.parametrize('heads', [1, 2, 3])
+def test_linear_core_matches_formula(heads):
+    core = LinearAttentionCore(8 * heads, heads, attn_backend='torch').double()
     y = _input(8 * heads)
     torch.testing.assert_close(core(y, HW), linear_reference(core, y, HW), rtol=1e-10,
                                atol=1e-10)
 
 
-@pytest.mark.parametrize('heads', [2, 3])
-@pytest.mark.parametrize('rope_layout', LAYOUTS)
-def test_softmax_core_matches_formula(rope_layout, heads):
-    core = SoftmaxAttentionCore(8 * heads, heads, rope_layout=rope_layout).double()
+@pytest.mark.parametrize('heads', [1, 2, 3])
+def test_softmax_core_matches_formula(heads):
+    core = SoftmaxAttentionCore(8 * heads, heads).double()
     y = _input(8 * heads)
     torch.testing.assert_close(core(y, HW), softmax_reference(core, y, HW), rtol=1e-10,
                                atol=1e-10)
 
 
-def test_the_default_layout_is_mlla_and_differs_from_per_head():
-    y = _input(24)
-    for cls, kwargs in ((LinearAttentionCore, dict(attn_backend='torch')),
-                        (SoftmaxAttentionCore, {})):
-        core = cls(24, 3, **kwargs).double()
-        assert core.rope_layout == 'mlla'
-        per_head = cls(24, 3, rope_layout='per_head', **kwargs).double()
-        per_head.load_state_dict(core.state_dict())
-        assert not torch.allclose(core(y, HW), per_head(y, HW)), cls.__name__
-    with pytest.raises(ValueError, match='rope_layout must be one of'):
-        SoftmaxAttentionCore(16, 2, rope_layout='per-head')
-
-
-@pytest.mark.parametrize('rope_layout', LAYOUTS)
-def test_softmax_core_fp32_output_and_every_gradient_match_float64(rope_layout):
+def test_softmax_core_fp32_output_and_every_gradient_match_float64():
     """The 'S' core in fp32 (apply_rope_2d + SDPA) against its formula in float64: output,
     and the gradients of the input and of every parameter, at an odd N (15) on a non-square
-    grid, with 3 heads (the middle one turns with both axes in the 'mlla' layout); relative
+    grid, with 3 heads (the middle one turns with both axes); relative
     errors below 1e-4 as the op tests use for fp32."""
     torch.manual_seed(0)
-    core = SoftmaxAttentionCore(48, 3, rope_layout=rope_layout)
+    core = SoftmaxAttentionCore(48, 3)
     for p in core.parameters():  # non-trivial biases and LePE
         p.data.normal_(0, 0.3)
     y = _input(48).float().requires_grad_()
@@ -123,7 +100,7 @@ def test_softmax_core_fp32_output_and_every_gradient_match_float64(rope_layout):
                           dtype=torch.float64)
     out = core(y, HW)
     (out.double() * weights).sum().backward()
-    ref_core = SoftmaxAttentionCore(48, 3, rope_layout=rope_layout).double()
+    ref_core = SoftmaxAttentionCore(48, 3).double()
     ref_core.load_state_dict(core.state_dict())
     ref = softmax_reference(ref_core, y64, HW)
     (ref * weights).sum().backward()
@@ -138,10 +115,8 @@ def test_softmax_core_fp32_output_and_every_gradient_match_float64(rope_layout):
         assert rel(p.grad, ref_grads[name].grad) < 1e-4, name
 
 
-@pytest.mark.parametrize('rope_layout', LAYOUTS)
-def test_hybrid_core_is_half_linear_half_softmax(rope_layout):
-    core = HybridAttentionCore(32, 4, attn_backend='torch', rope_layout=rope_layout).double()
-    assert core.linear.rope_layout == core.softmax.rope_layout == rope_layout
+def test_hybrid_core_is_half_linear_half_softmax():
+    core = HybridAttentionCore(32, 4, attn_backend='torch').double()
     y = _input(32)
     expected = torch.cat([linear_reference(core.linear, y[..., :16], HW),
                           softmax_reference(core.softmax, y[..., 16:], HW)], dim=-1)

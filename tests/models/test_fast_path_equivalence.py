@@ -1,18 +1,18 @@
 """The channels-last fast path computes what the original backbone computed.
 
-``tests/data/sola_v1_reference.pth`` was written by the backbone as it was before the CPU
-speed work (commit b134b6b, ``_version`` 1), with this file's :func:`make_reference`::
+``tests/data/backbone_before_fast_path.pth`` was written by the backbone as it was before the
+CPU speed work (commit b134b6b), with this file's :func:`make_reference`::
 
     git worktree add --detach /tmp/mmsola_before b134b6b
     PYTHONPATH=/tmp/mmsola_before python tests/models/test_fast_path_equivalence.py \\
-        --write tests/data/sola_v1_reference.pth
+        --write tests/data/backbone_before_fast_path.pth
 
 It holds a small backbone's checkpoint (every block kind, HSB, every stage returned), an input,
 the eval-mode outputs, and the train-mode outputs with the gradients of the input and of every
 parameter under a fixed random loss. The current code must load that checkpoint unchanged and
-reproduce all of it to fp32 tolerance. Version 1 used the per-head RoPE layout, so the model is
-built with ``rope_layout='per_head'`` (:data:`V1_LAYOUT`); one with the default layout ('mlla')
-must refuse the file.
+reproduce all of it to fp32 tolerance. b134b6b's RoPE turned every head alike, which equals
+today's layout (MLLA's, spanning all heads of a core) exactly when a core has one head, so every
+core of the model has one head (an 'H' core's halves have one each: its stage has two).
 """
 import argparse
 from pathlib import Path
@@ -22,14 +22,12 @@ import torch
 
 from mmsola.models import SoLAVision
 
-REFERENCE = Path(__file__).resolve().parents[1] / 'data' / 'sola_v1_reference.pth'
-# every kind ('L', 'S', 'H'), head dims 4 and 8, HSB on, four outputs; ~54k parameters
-KWARGS = dict(arch=dict(embed_dims=4, num_heads=[1, 2, 2, 4],
-                        layer_pattern=['LS', 'L', 'HS', 'SL']),
+REFERENCE = Path(__file__).resolve().parents[1] / 'data' / 'backbone_before_fast_path.pth'
+# every kind ('L', 'S', 'H'), one head per core, head dims 4 to 32, HSB on, four outputs
+KWARGS = dict(arch=dict(embed_dims=4, num_heads=[1, 1, 2, 1],
+                        layer_pattern=['LS', 'L', 'HH', 'SL']),
               drop_path_rate=0., hsb=True, out_indices=(0, 1, 2, 3), attn_backend='torch')
 INPUT_SHAPE = (2, 3, 45, 61)  # odd sizes: every stride-2 step pads an edge
-# the layout of version 1 (not in KWARGS: make_reference runs the code of then)
-V1_LAYOUT = dict(rope_layout='per_head')
 
 
 def _randomized_state(model: torch.nn.Module, seed: int = 0) -> dict:
@@ -95,7 +93,7 @@ def test_reference_file_is_small():
 
 
 def test_old_checkpoint_loads_and_reproduces_outputs_and_gradients(reference):
-    model = SoLAVision(**KWARGS, **V1_LAYOUT)
+    model = SoLAVision(**KWARGS)
     assert set(model.state_dict()) == set(reference['state_dict'])
     model.load_state_dict(reference['state_dict'], strict=True)
     got = _run(model, reference['input'], reference['loss_weights'])
@@ -112,7 +110,7 @@ def test_old_checkpoint_loads_and_reproduces_outputs_and_gradients(reference):
 def test_channels_last_input_and_batch_one_give_the_same_outputs(reference):
     """A channels-last image, and one image alone, take other stride paths through the
     convs; the outputs must not change."""
-    model = SoLAVision(**KWARGS, **V1_LAYOUT).eval()
+    model = SoLAVision(**KWARGS).eval()
     model.load_state_dict(reference['state_dict'])
     x = reference['input']
     with torch.no_grad():
@@ -122,18 +120,6 @@ def test_channels_last_input_and_batch_one_give_the_same_outputs(reference):
         _assert_close(a, b, f'channels-last input, output {i}')
         _assert_close(one, b[1:], f'batch of one, output {i}')
         assert a.is_contiguous()  # outputs stay plain NCHW for necks and heads
-
-
-def test_old_checkpoint_is_refused_by_the_default_layout(reference):
-    """Version 1 is per-head; the default model ('mlla', several heads) would load the same
-    weights but compute something else, so it refuses them and names the argument to set."""
-    model = SoLAVision(**KWARGS)
-    assert model.rope_layout == 'mlla' and model.rope_layout_matters()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(RuntimeError, match="without version metadata.*taken as version 1.*"
-                       "Build the backbone with rope_layout='per_head'"):
-        model.load_state_dict(reference['state_dict'])
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # untouched
 
 
 @pytest.mark.parametrize('hw', [(9, 113), None])

@@ -61,8 +61,8 @@ def arch_of(mlla, pattern=None) -> dict:
 
 
 def backbone_part(state: dict) -> dict:
-    """The ``backbone.`` keys without the prefix, with their metadata (module versions, the
-    RoPE layout), as the toolkits' loaders pass them on."""
+    """The ``backbone.`` keys without the prefix, with their metadata (module versions), as
+    the toolkits' loaders pass them on."""
     return select_prefix(state, 'backbone.')
 
 
@@ -183,15 +183,54 @@ def test_parity_fails_without_each_conversion_step(mlla, monkeypatch, broken):
     assert (out - ref).abs().max() / ref.abs().max() > 100 * TOLERANCE
 
 
-def test_conversion_is_marked_with_mllas_rope_layout(mlla):
-    """The converted backbone records rope_layout 'mlla'; a model with the per-head layout
-    (which would compute something else with several heads) refuses it, naming the argument."""
+def _converted_file(mlla, tmp_path):
+    """MLLA's dense checkpoint converted and saved as ``mlla2sola.py`` saves it."""
     converted, _ = convert_mlla_checkpoint(dense_file(mlla), arch=arch_of(mlla))
-    state = converted['state_dict']
-    assert state._metadata['backbone']['rope_layout'] == 'mlla'
-    assert converted['meta']['rope_layout'] == 'mlla'
-    backbone = backbone_part(state)
-    SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3)).load_state_dict(backbone)
-    other = SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3), rope_layout='per_head')
-    with pytest.raises(RuntimeError, match='rope_layout'):
-        other.load_state_dict(backbone)
+    assert converted['state_dict']._metadata['backbone']['version'] == SoLAVision._version
+    path = tmp_path / 'sola_det_backbone.pth'
+    torch.save(converted, path)
+    return path
+
+
+def _bare_backbone(mlla, **kwargs) -> SoLAVision:
+    return SoLAVision(arch=arch_of(mlla), out_indices=(0, 1, 2, 3), drop_path_rate=0.,
+                      attn_backend='torch', **kwargs)
+
+
+def _assert_mllas_maps(model: SoLAVision, mlla, how: str) -> None:
+    with torch.no_grad():
+        for image, maps in zip(mlla['dense_inputs'], mlla['dense_outputs']):
+            for i, (out, ref) in enumerate(zip(model.eval()(image.float()), maps)):
+                _assert_matches(out, ref, f'{how}: stage {i} at {tuple(image.shape[2:])}')
+
+
+def test_converted_file_loads_with_mmengines_revise_keys(mlla, tmp_path):
+    """``load_checkpoint(..., revise_keys=...)`` rebuilds the state dict without its version
+    metadata; a state dict without it is today's layout and loads."""
+    from mmengine.runner import load_checkpoint
+    model = _bare_backbone(mlla)
+    load_checkpoint(model, str(_converted_file(mlla, tmp_path)), map_location='cpu',
+                    strict=True, revise_keys=[(r'^backbone\.', '')])
+    _assert_mllas_maps(model, mlla, 'revise_keys')
+
+
+def test_converted_file_loads_through_mmengines_pretrained_init(mlla, tmp_path):
+    """mmengine's own ``Pretrained`` initializer (prefix='backbone.'), not SoLAVision's."""
+    from mmengine.model import initialize
+    model = _bare_backbone(mlla)
+    cfg = dict(type='Pretrained', checkpoint=str(_converted_file(mlla, tmp_path)),
+               prefix='backbone.', map_location='cpu')
+    initialize(model, cfg)
+    _assert_mllas_maps(model, mlla, 'mmengine Pretrained')
+    # and through SoLAVision's own init_cfg handling
+    model = _bare_backbone(mlla, init_cfg=cfg)
+    model.init_weights()
+    _assert_mllas_maps(model, mlla, 'init_cfg')
+
+
+def test_converted_file_loads_as_a_hand_rebuilt_dict(mlla, tmp_path):
+    state = torch.load(_converted_file(mlla, tmp_path), weights_only=True)['state_dict']
+    plain = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    model = _bare_backbone(mlla)
+    model.load_state_dict(plain, strict=True)
+    _assert_mllas_maps(model, mlla, 'hand-rebuilt dict')

@@ -2,8 +2,7 @@
 
 Run in a process where TRITON_INTERPRET is not set (the kernels must be real JITFunctions)::
 
-    python tests/ops/compile_for_gpu.py --arch 90 --head-dims 32 --dtypes bf16 \
-        [--rope-layout per_head]
+    python tests/ops/compile_for_gpu.py --arch 90 --head-dims 32 --dtypes bf16
 
 For every kernel launched by the forward and backward it builds the launch's signature with
 Triton's own binder, compiles it through the full pipeline (TTIR -> PTX -> cubin with the
@@ -28,7 +27,7 @@ KERNELS = fused.KERNEL_NAMES
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32}
 
 
-def launches_of(head_dim, dtype, hw, rope_layout='mlla'):
+def launches_of(head_dim, dtype, hw):
     """(kernel, args, kwargs) of every launch of one forward + backward (nothing runs)."""
     launches = []
 
@@ -50,10 +49,8 @@ def launches_of(head_dim, dtype, hw, rope_layout='mlla'):
         q = torch.zeros(1, 2, num_tokens, head_dim, dtype=dtype)
         kv, ks = torch.zeros(1, 2, head_dim, head_dim), torch.zeros(1, 2, head_dim)
         for chunk_size in (num_tokens, 16):  # the one-pass kernels, then the split ones
-            fused.fused_linear_attention_fwd(q, q, q, hw, 1e-6, chunk_size=chunk_size,
-                                             rope_layout=rope_layout)
-            fused.fused_linear_attention_bwd(q, q, q, q, kv, ks, hw, 1e-6, chunk_size=chunk_size,
-                                             rope_layout=rope_layout)
+            fused.fused_linear_attention_fwd(q, q, q, hw, 1e-6, chunk_size=chunk_size)
+            fused.fused_linear_attention_bwd(q, q, q, q, kv, ks, hw, 1e-6, chunk_size=chunk_size)
     finally:
         fused._meta = meta
         for name, kernel in saved.items():
@@ -88,15 +85,13 @@ def main():
     parser.add_argument('--arch', type=int, default=90)
     parser.add_argument('--head-dims', type=int, nargs='+', default=[32])
     parser.add_argument('--dtypes', nargs='+', default=['bf16'], choices=sorted(DTYPES))
-    parser.add_argument('--rope-layout', default='mlla', choices=['mlla', 'per_head'],
-                        help="RoPE layout of the launches (2 heads: 'mlla' spans both)")
     args = parser.parse_args()
     assert all(isinstance(getattr(fused, n), JITFunction) for n in KERNELS), \
         'unset TRITON_INTERPRET: the kernels are interpreted'
     target = GPUTarget('cuda', args.arch, 32)
     for d in args.head_dims:
         for dtype in args.dtypes:
-            for kernel, a, kw in launches_of(d, DTYPES[dtype], (16, 16), args.rope_layout):
+            for kernel, a, kw in launches_of(d, DTYPES[dtype], (16, 16)):
                 compiled = compile_launch(kernel, a, kw, target)
                 regs, stack = resource_usage(compiled.asm['cubin'])
                 print(f'{kernel.__name__} d={d} {dtype} warps={compiled.metadata.num_warps} '

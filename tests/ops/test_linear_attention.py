@@ -1,5 +1,4 @@
-"""Correctness of mmsola.ops.linear_attention: both backends against a float64 reference, in
-both RoPE layouts ('mlla', the default, and 'per_head').
+"""Correctness of mmsola.ops.linear_attention: both backends against a float64 reference.
 
 On CPU the Triton kernels run in the Triton interpreter (see conftest.py): small shapes only.
 """
@@ -28,10 +27,10 @@ def make_inputs(shape, dtype, device, seed=0, scale=1.5):
     return [x.to(device=device, dtype=dtype) for x in (q, k, v, do)]
 
 
-def reference(q, k, v, do, hw, eps=1e-6, rope_layout='mlla'):
+def reference(q, k, v, do, hw, eps=1e-6):
     """Output and input gradients of the float64 reference (autograd)."""
     q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
-    out = linear_attention_torch(q64, k64, v64, hw=hw, eps=eps, rope_layout=rope_layout)
+    out = linear_attention_torch(q64, k64, v64, hw=hw, eps=eps)
     out.backward(do.double())
     return out.detach(), q64.grad, k64.grad, v64.grad
 
@@ -47,23 +46,21 @@ def assert_close_to_reference(got, ref, dtype, what=''):
 
 def test_reference_is_the_formula_with_the_specified_rope():
     """The float64 reference the tests compare with, against the op's formula written out with
-    the RoPE of the specification (tests/rope_reference.py), in both layouts; 3 heads: the
-    middle one turns with both axes in the 'mlla' layout."""
+    the RoPE written out token by token (tests/rope_reference.py); 3 heads: the middle one
+    turns with both axes."""
     q, k, v, _ = make_inputs((2, 3, 35, 16), torch.float64, 'cpu')
-    for layout in ('mlla', 'per_head'):
-        qf, kf = F.elu(q) + 1, F.elu(k) + 1
-        z = 1 / (qf @ kf.mean(dim=2).unsqueeze(-1) + 1e-6)
-        kv = rope_reference(kf, (5, 7), layout).transpose(-2, -1) @ v / 35
-        expected = rope_reference(qf, (5, 7), layout) @ kv * z
-        got = linear_attention_torch(q, k, v, hw=(5, 7), rope_layout=layout)
-        assert rel_err(got, expected) < 1e-13, layout
-    assert rel_err(linear_attention_torch(q, k, v, hw=(5, 7)), expected) > 1e-3  # default mlla
+    qf, kf = F.elu(q) + 1, F.elu(k) + 1
+    z = 1 / (qf @ kf.mean(dim=2).unsqueeze(-1) + 1e-6)
+    kv = rope_reference(kf, (5, 7)).transpose(-2, -1) @ v / 35
+    expected = rope_reference(qf, (5, 7)) @ kv * z
+    assert rel_err(linear_attention_torch(q, k, v, hw=(5, 7)), expected) < 1e-13
+    assert rel_err(linear_attention_torch(q, k, v, hw=(7, 5)), expected) > 1e-3  # the grid
 
 
-# (B, H, N, d, hw, dtype, chunk_size[, rope_layout]): odd N, flat and non-square grids, no
-# RoPE, padded head dims (48, 96); the 'mlla' layout (default) with 1 to 4 heads (3: a head
-# that turns with both axes), and 'per_head'. chunk_size None: the one-pass kernels; a chunk
-# size below N: the split kernels, with several chunks per (batch, head) to add up.
+# (B, H, N, d, hw, dtype, chunk_size): odd N, flat and non-square grids, no RoPE, padded head
+# dims (48, 96); 1 to 4 heads (3: a head that turns with both axes). chunk_size None: the
+# one-pass kernels; a chunk size below N: the split kernels, with several chunks per
+# (batch, head) to add up.
 TRITON_CASES = [
     (1, 2, 49, 16, (7, 7), torch.float32, None),
     (1, 2, 197, 32, (1, 197), torch.float32, 64),
@@ -78,42 +75,37 @@ TRITON_CASES = [
     (1, 3, 35, 16, (5, 7), torch.float32, None),
     (2, 3, 63, 48, (9, 7), torch.float32, 16),
     (1, 4, 45, 16, (5, 9), torch.bfloat16, None),
-    (2, 2, 35, 16, (7, 5), torch.float32, None, 'per_head'),
-    (1, 3, 63, 32, (7, 9), torch.float32, 16, 'per_head'),
+    (2, 2, 35, 16, (7, 5), torch.float32, None),
+    (1, 3, 63, 32, (7, 9), torch.float32, 16),
 ]
 
 
 @pytest.mark.parametrize('case', TRITON_CASES, ids=str)
 def test_triton_kernels_match_float64(case, triton_device):
-    B, H, N, d, hw, dtype, chunk, *layout = case
-    rope_layout = layout[0] if layout else 'mlla'
+    B, H, N, d, hw, dtype, chunk = case
     if chunk is not None:  # the case is meant for the split kernels: several chunks
         assert all(fused.token_chunks((B, H, N, d), dtype, torch.device(triton_device),
                                       backward, chunk)[1] > 1 for backward in (False, True))
     chunk = chunk or N
     q, k, v, do = make_inputs((B, H, N, d), dtype, triton_device)
-    o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk,
-                                                 rope_layout=rope_layout)
-    grads = fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6, chunk_size=chunk,
-                                             rope_layout=rope_layout)
+    o, kv, ks = fused.fused_linear_attention_fwd(q, k, v, hw, 1e-6, chunk_size=chunk)
+    grads = fused.fused_linear_attention_bwd(do, q, k, v, kv, ks, hw, 1e-6, chunk_size=chunk)
     assert o.dtype == dtype and all(g.dtype == dtype for g in grads)
-    assert_close_to_reference((o, *grads), reference(q, k, v, do, hw, rope_layout=rope_layout),
-                              dtype, f'triton d={d} hw={hw} {dtype} {rope_layout}')
+    assert_close_to_reference((o, *grads), reference(q, k, v, do, hw), dtype,
+                              f'triton d={d} hw={hw} {dtype}')
 
 
-@pytest.mark.parametrize('rope_layout', ['mlla', 'per_head'])
 @pytest.mark.parametrize('backend', ['torch', 'triton'])
-def test_public_function_gradients(backend, rope_layout, device, request):
+def test_public_function_gradients(backend, device, request):
     """Through the public function and autograd (the custom op's registered backward)."""
     if backend == 'triton':
         request.getfixturevalue('triton_device')
     q, k, v, do = make_inputs((2, 3, 45, 32), torch.float32, device)
     leaves = [x.clone().requires_grad_() for x in (q, k, v)]
-    out = linear_attention(*leaves, hw=(9, 5), backend=backend, rope_layout=rope_layout)
+    out = linear_attention(*leaves, hw=(9, 5), backend=backend)
     out.backward(do)
     assert_close_to_reference((out.detach(), *(x.grad for x in leaves)),
-                              reference(q, k, v, do, (9, 5), rope_layout=rope_layout),
-                              torch.float32, f'{backend} {rope_layout}')
+                              reference(q, k, v, do, (9, 5)), torch.float32, backend)
 
 
 @pytest.mark.parametrize('N,hw,dtype', [(3137, (1, 3137), torch.float32),
@@ -129,14 +121,12 @@ def test_torch_backend_large_n(N, hw, dtype):
                               reference(q, k, v, do, hw), dtype, f'torch N={N}')
 
 
-@pytest.mark.parametrize('rope_layout', ['mlla', 'per_head'])
-def test_hand_written_backward_is_exact_in_float64(rope_layout):
+def test_hand_written_backward_is_exact_in_float64():
     """The torch fwd/bwd pair equals autograd of the reference to float64 round-off."""
     q, k, v, do = make_inputs((2, 3, 35, 24), torch.float64, 'cpu')
-    o, kv, ks = linear_attention_torch_fwd(q, k, v, (5, 7), 1e-6, rope_layout)
-    grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, (5, 7), 1e-6, rope_layout)
-    assert_close_to_reference((o, *grads), reference(q, k, v, do, (5, 7),
-                                                     rope_layout=rope_layout), torch.float64)
+    o, kv, ks = linear_attention_torch_fwd(q, k, v, (5, 7), 1e-6)
+    grads = linear_attention_torch_bwd(do, q, k, v, kv, ks, (5, 7), 1e-6)
+    assert_close_to_reference((o, *grads), reference(q, k, v, do, (5, 7)), torch.float64)
 
 
 def large_fp16(shape, low, high, seed):

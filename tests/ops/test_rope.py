@@ -1,5 +1,5 @@
-"""The 2-D RoPE encodes relative grid offsets, its transpose undoes it, and its two layouts
-('mlla', the default, and 'per_head') follow the specification."""
+"""The 2-D RoPE encodes relative grid offsets, its transpose undoes it, and its one layout
+(MLLA's) follows the rule written out token by token and MLLA's own RoPE."""
 import pytest
 import torch
 
@@ -42,43 +42,33 @@ def test_grid_must_match_tokens_and_head_dim_must_divide_by_four():
         apply_rope_2d(torch.randn(1, 12, 18), (3, 4))
 
 
-@pytest.mark.parametrize('heads,d,hw', [(3, 16, (3, 5)), (2, 8, (5, 3)), (4, 16, (2, 7))])
-@pytest.mark.parametrize('rope_layout', ['mlla', 'per_head'])
-def test_layouts_follow_the_specification(heads, d, hw, rope_layout):
-    """Both layouts against the rule written out token by token (tests/rope_reference.py);
-    3 heads: the middle head turns half its pairs with the row, half with the column."""
+@pytest.mark.parametrize('heads,d,hw', [(1, 16, (3, 5)), (3, 16, (3, 5)), (2, 8, (5, 3)),
+                                         (4, 16, (2, 7))])
+def test_rope_follows_the_rule(heads, d, hw):
+    """Against the rule written out token by token (tests/rope_reference.py); 3 heads: the
+    middle head turns half its pairs with the row, half with the column."""
     x = torch.randn(2, heads, hw[0] * hw[1], d, dtype=torch.float64)
-    torch.testing.assert_close(apply_rope_2d(x, hw, rope_layout),
-                               rope_reference(x, hw, rope_layout), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(apply_rope_2d(x, hw), rope_reference(x, hw), rtol=1e-12,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize('heads,d,hw', [(3, 16, (3, 5)), (2, 8, (5, 3)), (4, 32, (2, 7))])
-def test_mlla_layout_is_mllas_rope_up_to_the_qk_row_permutation(heads, d, hw):
+def test_rope_is_mllas_up_to_the_qk_row_permutation(heads, d, hw):
     """MLLA rotates the full width before the head split, adjacent channels (2P, 2P + 1) as
     one pair; permuted into heads (pair P = h * d/2 + p -> channels (p, p + d/2) of head h),
-    the 'mlla' layout gives exactly its result, so converted weights compute what MLLA does."""
+    mmsola's RoPE gives exactly its result, so converted weights compute what MLLA does."""
     x = torch.randn(2, hw[0] * hw[1], heads * d, dtype=torch.float64)
-    ours = apply_rope_2d(mlla_to_heads(x, heads), hw, 'mlla')
+    ours = apply_rope_2d(mlla_to_heads(x, heads), hw)
     torch.testing.assert_close(ours, mlla_to_heads(mlla_rope(x, hw), heads), rtol=1e-12,
                                atol=1e-12)
-    # the old layout is not MLLA's
-    assert not torch.allclose(apply_rope_2d(mlla_to_heads(x, heads), hw, 'per_head'), ours)
+    # each head sees its own band: head 1 does not turn like head 0
+    alike = mlla_to_heads(x, heads)[:, :1].expand(-1, heads, -1, -1)
+    rotated = apply_rope_2d(alike, hw)
+    assert not torch.allclose(rotated[:, 0], rotated[:, 1])
 
 
-def test_one_head_makes_the_layouts_agree():
-    x = torch.randn(2, 1, 15, 16, dtype=torch.float64)
-    torch.testing.assert_close(apply_rope_2d(x, (3, 5), 'mlla'),
-                               apply_rope_2d(x, (3, 5), 'per_head'), rtol=0, atol=0)
-
-
-def test_cos_sin_cache_keys_on_the_layout():
-    mlla = rope_2d_cos_sin((3, 5), 16, 4, 'mlla')
-    per_head = rope_2d_cos_sin((3, 5), 16, 4, 'per_head')
-    assert mlla[0].shape == (4, 15, 8) and per_head[0].shape == (15, 8)
-    assert rope_2d_cos_sin((3, 5), 16, 4, 'mlla')[0] is mlla[0]  # cached
-    assert rope_2d_cos_sin((3, 5), 16, 2, 'mlla')[0].shape == (2, 15, 8)  # keyed on heads
-
-
-def test_unknown_layout_is_an_error():
-    with pytest.raises(ValueError, match="rope_layout must be one of \\('mlla', 'per_head'\\)"):
-        apply_rope_2d(torch.randn(2, 12, 16), (3, 4), 'full')
+def test_cos_sin_cache_keys_on_the_heads():
+    four = rope_2d_cos_sin((3, 5), 16, 4)
+    assert four[0].shape == (4, 15, 8) and rope_2d_cos_sin((3, 5), 16, 1)[0].shape == (15, 8)
+    assert rope_2d_cos_sin((3, 5), 16, 4)[0] is four[0]  # cached
+    assert rope_2d_cos_sin((3, 5), 16, 2)[0].shape == (2, 15, 8)  # keyed on heads

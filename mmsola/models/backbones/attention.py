@@ -2,10 +2,10 @@
 
 Every core maps (B, N, C) tokens of an (h, w) grid to (B, N, C) and carries its own LePE
 (a 3x3 depthwise conv on v). The 2-D RoPE is computed for whatever grid arrives, so any input
-resolution works without re-initialising anything. Its layout (``rope_layout``, see
-:mod:`mmsola.ops.rope`): 'mlla' (default) spans the core's full width C, all its heads, as
-MLLA does before the head split; 'per_head' rotates every head alike. (An 'H' core's halves
-are cores of C/2 channels each, so each half's rotation spans its own C/2.)
+resolution works without re-initialising anything. Its layout is MLLA's
+(:mod:`mmsola.ops.rope`): the rotation spans the core's full width C, all its heads, as MLLA
+does before the head split. (An 'H' core's halves are cores of C/2 channels each, so each
+half's rotation spans its own C/2.)
 """
 from typing import Tuple
 
@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmsola.ops import apply_rope_2d, linear_attention
-from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT, check_rope_layout
 from .utils import depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map
 
 
@@ -48,25 +47,21 @@ class LinearAttentionCore(nn.Module):
         num_heads (int): number of heads.
         attn_backend (str): 'auto' | 'triton' | 'torch', passed to the op.
         eps (float): normaliser epsilon.
-        rope_layout (str): 'mlla' | 'per_head' (see the module docstring).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, attn_backend: str = 'auto',
-                 eps: float = 1e-6, rope_layout: str = DEFAULT_ROPE_LAYOUT):
+                 eps: float = 1e-6):
         super().__init__()
-        check_rope_layout(rope_layout)
         self.num_heads = num_heads
         self.attn_backend = attn_backend
         self.eps = eps
-        self.rope_layout = rope_layout
         self.qk = nn.Linear(embed_dims, 2 * embed_dims)
         self.lepe = depthwise_conv3x3(embed_dims)
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         q, k = self.qk(x).chunk(2, dim=-1)
         q, k, v = (_split_heads(t, self.num_heads) for t in (q, k, x))
-        out = linear_attention(q, k, v, hw=hw, eps=self.eps, backend=self.attn_backend,
-                               rope_layout=self.rope_layout)
+        out = linear_attention(q, k, v, hw=hw, eps=self.eps, backend=self.attn_backend)
         return _add_heads(map_to_tokens(self.lepe(tokens_to_map(x, hw))), out)
 
 
@@ -78,15 +73,11 @@ class SoftmaxAttentionCore(nn.Module):
         out = softmax(rope(q) rope(k)^T / sqrt(d)) v  +  dwconv3x3(v)
 
     computed by ``F.scaled_dot_product_attention`` (Flash/cuDNN kernels on GPU). No windows.
-    ``rope_layout``: 'mlla' | 'per_head' (see the module docstring).
     """
 
-    def __init__(self, embed_dims: int, num_heads: int,
-                 rope_layout: str = DEFAULT_ROPE_LAYOUT):
+    def __init__(self, embed_dims: int, num_heads: int):
         super().__init__()
-        check_rope_layout(rope_layout)
         self.num_heads = num_heads
-        self.rope_layout = rope_layout
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims)
         self.lepe = depthwise_conv3x3(embed_dims)
 
@@ -94,7 +85,7 @@ class SoftmaxAttentionCore(nn.Module):
         q, k, v = self.qkv(x).chunk(3, dim=-1)
         lepe = map_to_tokens(self.lepe(tokens_to_map(v, hw)))
         q, k, v = (_split_heads(t, self.num_heads) for t in (q, k, v))
-        q, k = apply_rope_2d(q, hw, self.rope_layout), apply_rope_2d(k, hw, self.rope_layout)
+        q, k = apply_rope_2d(q, hw), apply_rope_2d(k, hw)
         out = F.scaled_dot_product_attention(q, k, v.to(q.dtype))
         return _add_heads(lepe, out)
 
@@ -103,36 +94,33 @@ class HybridAttentionCore(nn.Module):
     """'H': intra-block hybrid; the first C/2 channels (heads/2 heads) go through an 'L' core,
     the other C/2 channels (heads/2 heads) through an 'S' core; the halves are concatenated.
 
-    The head dim stays C / heads. Used by the paper's hybridisation study. With
-    ``rope_layout='mlla'`` each half's rotation spans that half's C/2 channels.
+    The head dim stays C / heads. Used by the paper's hybridisation study. Each half's
+    rotation spans that half's C/2 channels.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, attn_backend: str = 'auto',
-                 rope_layout: str = DEFAULT_ROPE_LAYOUT):
+    def __init__(self, embed_dims: int, num_heads: int, attn_backend: str = 'auto'):
         super().__init__()
         if num_heads < 2 or num_heads % 2:
             raise ValueError(f"an 'H' block splits its heads in half, so it needs an even "
                              f'number of heads, got num_heads={num_heads}')
         self.split = embed_dims // 2
-        self.linear = LinearAttentionCore(self.split, num_heads // 2, attn_backend,
-                                          rope_layout=rope_layout)
-        self.softmax = SoftmaxAttentionCore(self.split, num_heads // 2, rope_layout)
+        self.linear = LinearAttentionCore(self.split, num_heads // 2, attn_backend)
+        self.softmax = SoftmaxAttentionCore(self.split, num_heads // 2)
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         x_lin, x_soft = x.split(self.split, dim=-1)
         return torch.cat([self.linear(x_lin, hw), self.softmax(x_soft, hw)], dim=-1)
 
 
-def build_core(kind: str, embed_dims: int, num_heads: int, attn_backend: str = 'auto',
-               rope_layout: str = DEFAULT_ROPE_LAYOUT) -> nn.Module:
+def build_core(kind: str, embed_dims: int, num_heads: int,
+               attn_backend: str = 'auto') -> nn.Module:
     """The attention core of block kind ``'L'``, ``'S'`` or ``'H'``."""
     if kind == 'L':
-        return LinearAttentionCore(embed_dims, num_heads, attn_backend,
-                                   rope_layout=rope_layout)
+        return LinearAttentionCore(embed_dims, num_heads, attn_backend)
     if kind == 'S':
-        return SoftmaxAttentionCore(embed_dims, num_heads, rope_layout)
+        return SoftmaxAttentionCore(embed_dims, num_heads)
     if kind == 'H':
-        return HybridAttentionCore(embed_dims, num_heads, attn_backend, rope_layout)
+        return HybridAttentionCore(embed_dims, num_heads, attn_backend)
     raise ValueError(f"unknown block kind {kind!r}; valid kinds are 'L', 'S', 'H'")
 
 
@@ -147,13 +135,13 @@ class AttentionMixer(nn.Module):
     """
 
     def __init__(self, embed_dims: int, num_heads: int, kind: str = 'L',
-                 attn_backend: str = 'auto', rope_layout: str = DEFAULT_ROPE_LAYOUT):
+                 attn_backend: str = 'auto'):
         super().__init__()
         self.kind = kind
         self.gate_proj = nn.Linear(embed_dims, embed_dims)
         self.in_proj = nn.Linear(embed_dims, embed_dims)
         self.dwconv = depthwise_conv3x3(embed_dims)
-        self.core = build_core(kind, embed_dims, num_heads, attn_backend, rope_layout)
+        self.core = build_core(kind, embed_dims, num_heads, attn_backend)
         self.out_proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:

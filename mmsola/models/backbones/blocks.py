@@ -7,7 +7,6 @@ import torch.utils.checkpoint as cp
 from torch import nn
 from torch.nn.functional import relu
 
-from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT
 from .attention import AttentionMixer
 from .utils import (
     ChannelsLastConv2d,
@@ -133,17 +132,16 @@ class SoLABlock(nn.Module):
         drop_path (float): stochastic depth probability of both residual branches.
         attn_backend (str): backend of the linear-attention op.
         with_cp (bool): recompute the block in backward (torch.utils.checkpoint).
-        rope_layout (str): 'mlla' | 'per_head', the 2-D RoPE layout (see attention.py).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, kind: str = 'L',
                  mlp_ratio: float = 4., drop_path: float = 0., attn_backend: str = 'auto',
-                 with_cp: bool = False, rope_layout: str = DEFAULT_ROPE_LAYOUT):
+                 with_cp: bool = False):
         super().__init__()
         self.with_cp = with_cp
         self.cpe1 = ResidualDepthwiseConv2d(embed_dims)  # x + dwconv3x3(x)
         self.norm1 = nn.LayerNorm(embed_dims)
-        self.mixer = AttentionMixer(embed_dims, num_heads, kind, attn_backend, rope_layout)
+        self.mixer = AttentionMixer(embed_dims, num_heads, kind, attn_backend)
         self.cpe2 = ResidualDepthwiseConv2d(embed_dims)
         self.norm2 = nn.LayerNorm(embed_dims)
         self.mlp = Mlp(embed_dims, mlp_ratio)
@@ -182,13 +180,11 @@ class SoLAStage(nn.Module):
 
     def __init__(self, in_channels: int, embed_dims: int, num_heads: int, pattern: str,
                  drop_paths: Sequence[float], downsample: bool = True, mlp_ratio: float = 4.,
-                 attn_backend: str = 'auto', with_cp: bool = False,
-                 rope_layout: str = DEFAULT_ROPE_LAYOUT):
+                 attn_backend: str = 'auto', with_cp: bool = False):
         super().__init__()
         self.downsample = (MBConvDownsample(in_channels, embed_dims) if downsample else None)
         self.blocks = nn.ModuleList([
-            SoLABlock(embed_dims, num_heads, kind, mlp_ratio, dp, attn_backend, with_cp,
-                      rope_layout)
+            SoLABlock(embed_dims, num_heads, kind, mlp_ratio, dp, attn_backend, with_cp)
             for kind, dp in zip(pattern, drop_paths)
         ])
 

@@ -1,7 +1,6 @@
 """SoLA-Vision: a hierarchical linear-attention backbone with a few global softmax blocks."""
 import copy
 import logging
-from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -10,40 +9,12 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmsola.ops.rope import DEFAULT_ROPE_LAYOUT, check_rope_layout
-from .attention import LinearAttentionCore, SoftmaxAttentionCore
 from .blocks import SoLAStage, Stem
 from .hsb import HSB
 from .layer_pattern import parse_layer_pattern
 from .pretrained import load_pretrained
 
 NUM_STAGES = 4
-# the RoPE layout a checkpoint was made with: an entry of its metadata (version >= 2)
-ROPE_LAYOUT_METADATA_KEY = 'rope_layout'
-# checkpoints of version 1 (and state dicts without version metadata) used this layout
-ROPE_LAYOUT_BEFORE_V2 = 'per_head'
-
-
-def mark_rope_layout(state_dict: dict, rope_layout: str, prefix: str = '') -> OrderedDict:
-    """Record in ``state_dict``'s metadata that its SoLAVision weights (the keys under
-    ``prefix``, e.g. ``'backbone.'``) were made with ``rope_layout``, as
-    ``SoLAVision.state_dict()`` does; for state dicts built by hand (converters).
-
-    Returns the state dict (an OrderedDict; ``state_dict`` itself if it is one).
-    """
-    check_rope_layout(rope_layout)
-    if not isinstance(state_dict, OrderedDict):
-        metadata = getattr(state_dict, '_metadata', None)
-        state_dict = OrderedDict(state_dict)
-        if metadata is not None:
-            state_dict._metadata = metadata
-    if getattr(state_dict, '_metadata', None) is None:
-        state_dict._metadata = OrderedDict()
-    root = prefix[:-1] if prefix.endswith('.') else prefix
-    entry = dict(state_dict._metadata.get(root, {}))
-    entry.update(version=SoLAVision._version, **{ROPE_LAYOUT_METADATA_KEY: rope_layout})
-    state_dict._metadata[root] = entry
-    return state_dict
 
 
 @MODELS.register_module()
@@ -72,13 +43,6 @@ class SoLAVision(BaseModule):
             over all blocks; defaults to the arch's ImageNet value (0.1 for a custom dict).
         hsb (bool): add the HSB cross-stage module into stage 3. Defaults to False.
         attn_backend (str): 'auto' | 'triton' | 'torch' for the linear-attention op.
-        rope_layout (str): layout of the 2-D RoPE in every block (:mod:`mmsola.ops.rope`):
-            'mlla' (default; MLLA's: the rotation spans the block's full width, so each head
-            turns with one axis and its own frequencies; MLLA's converted weights compute what
-            MLLA computes) or 'per_head' (every head alike; checkpoints of version 1, i.e.
-            mmsola before this layout, were made with it). Recorded in the checkpoint's
-            metadata; a checkpoint of the other layout is refused with an error naming the
-            value to set (unless every attention core has one head, where both agree).
         out_indices (Sequence[int] | int): stages whose (LayerNorm-ed) maps are returned.
             Defaults to (3, ).
         frozen_stages (int): freeze (no grad, eval mode) the stem and stages 0..frozen_stages;
@@ -121,9 +85,11 @@ class SoLAVision(BaseModule):
             'drop_path_rate': 0.5}),
     }  # yapf: disable
 
-    # Bump when parameter names or their meaning change; old checkpoints are converted (or
-    # refused with a clear error) in _load_from_state_dict.
-    # 2: the RoPE layout is recorded (metadata 'rope_layout'); version 1 was all 'per_head'.
+    # Bump when parameter names or their meaning change; old checkpoints are then converted
+    # (or refused with a clear error) in _load_from_state_dict. A state dict without version
+    # metadata (rebuilt by hand, by mmengine's revise_keys or prefix, or from safetensors) is
+    # today's layout. 2: MLLA's RoPE layout, the only one (mmsola.ops.rope); no checkpoint of
+    # version 1 was ever published, so none is converted.
     _version = 2
 
     def __init__(self,
@@ -137,7 +103,6 @@ class SoLAVision(BaseModule):
                  drop_path_rate: Optional[float] = None,
                  hsb: bool = False,
                  attn_backend: str = 'auto',
-                 rope_layout: str = DEFAULT_ROPE_LAYOUT,
                  out_indices: Union[Sequence[int], int] = (3, ),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -145,8 +110,6 @@ class SoLAVision(BaseModule):
                  mlla_padding: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
-        check_rope_layout(rope_layout)
-        self.rope_layout = rope_layout
         settings = self.resolve_arch(arch, embed_dims=embed_dims, depths=depths,
                                      num_heads=num_heads, layer_pattern=layer_pattern,
                                      drop_path_rate=drop_path_rate)
@@ -174,7 +137,7 @@ class SoLAVision(BaseModule):
                 SoLAStage(self.num_features[max(i - 1, 0)], self.num_features[i],
                           self.num_heads[i], pattern, rates[start:start + len(pattern)],
                           downsample=i > 0, mlp_ratio=mlp_ratio, attn_backend=attn_backend,
-                          with_cp=with_cp, rope_layout=rope_layout))
+                          with_cp=with_cp))
         self.hsb = HSB(self.num_features[:2], (4, 2), self.num_features[2]) if hsb else None
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
@@ -184,7 +147,6 @@ class SoLAVision(BaseModule):
 
         self.apply(self._init_module)
         self._freeze_stages()
-        self.register_state_dict_post_hook(self._record_rope_layout)
 
     # ----------------------------------------------------------------- construction helpers
     @classmethod
@@ -345,47 +307,15 @@ class SoLAVision(BaseModule):
                             map_location=cfg.get('map_location', 'cpu'))
         self._is_init = True
 
-    @staticmethod
-    def _record_rope_layout(module, state_dict, prefix, local_metadata) -> None:
-        """state_dict post-hook: the layout goes into this module's metadata entry."""
-        local_metadata[ROPE_LAYOUT_METADATA_KEY] = module.rope_layout
-
-    def rope_layout_matters(self) -> bool:
-        """False when every attention core has one head: both layouts compute the same."""
-        return any(m.num_heads > 1 for m in self.modules()
-                   if isinstance(m, (LinearAttentionCore, SoftmaxAttentionCore)))
-
-    def _check_rope_layout_of(self, local_metadata: dict) -> None:
-        """Refuse a checkpoint whose RoPE layout differs from this model's where it matters."""
-        version = local_metadata.get('version', None)
-        if version is None or version < 2:
-            layout = ROPE_LAYOUT_BEFORE_V2
-            origin = (f'checkpoint version {version}' if version is not None else
-                      'a state dict without version metadata (taken as version 1)')
-            origin += f": mmsola's checkpoints before version 2 use rope_layout={layout!r}"
-        else:
-            layout = local_metadata.get(ROPE_LAYOUT_METADATA_KEY, DEFAULT_ROPE_LAYOUT)
-            origin = f'checkpoint version {version}, saved with rope_layout={layout!r}'
-        if layout == self.rope_layout or not self.rope_layout_matters():
-            return
-        raise RuntimeError(
-            f'{type(self).__name__}: cannot load this checkpoint ({origin}) into a model built '
-            f'with rope_layout={self.rope_layout!r}: with the same weights it would compute '
-            f'something else. Build the backbone with rope_layout={layout!r} (in a config: '
-            f"backbone=dict(..., rope_layout={layout!r})) to use it. If the weights were in "
-            "fact made with another layout and only lost their metadata (a state dict rebuilt "
-            'by hand), record it with mmsola.models.backbones.sola_vision.mark_rope_layout.')
-
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
-        # Checkpoint compatibility lives here: convert keys of older versions before loading,
-        # and refuse what would load but compute something else (another RoPE layout).
+        # Checkpoint compatibility lives here: convert keys of older versions before loading
+        # (none so far: see _version).
         version = local_metadata.get('version', None)
         if version is not None and version > self._version:
             from mmengine.logging import print_log
             print_log(f'{type(self).__name__}: checkpoint version {version} is newer than '
                       f'this code ({self._version})', logger='current',
                       level=logging.WARNING)
-        self._check_rope_layout_of(local_metadata)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:

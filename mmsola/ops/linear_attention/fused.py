@@ -28,16 +28,15 @@ passes (``_state_pass``, ``_out_pass``, ``_dq_pass``, ``_dkv_pass``).
 
 The rotation pairs channels ``(p, p + d/2)``, so features are handled as two halves of
 ``d/2`` channels, and the cos/sin of the rotation are computed in-kernel from the token index
-and, for the 'mlla' layout (the rotation spans all heads), the head index and the span
-``C = heads * d`` (``ROPE_HEADS``: heads per rotation, a runtime integer; no tables in
+and the head index (the rotation spans the full width ``C = heads * d``; no tables in
 memory). All arithmetic is in fp32. Dots take fp32 operands: IEEE precision
 for fp32 inputs (relative error ~1e-6), TF32 for bf16/fp16 inputs (more precise than bf16
 and with fp32 range, so large fp16 inputs cannot overflow in the dot operands).
 
 Compilation. ``N``, the grid width ``W`` and ``CHUNK`` are runtime integers listed in
 ``do_not_specialize`` (``NC`` is the grid size), so a new resolution reuses the compiled
-kernel; ``NUM_HEADS`` and ``ROPE_HEADS`` are ordinary runtime integers (specialised as Triton
-does, e.g. on being 1: one variant per RoPE layout, never one per resolution). Compile-time
+kernel; ``NUM_HEADS`` is an ordinary runtime integer (specialised as Triton does, e.g. on
+being 1, never one variant per resolution). Compile-time
 constants are only the head dim, whether RoPE is applied, the dot precision, the trig path
 (CUDA PTX or interpreter) and the block sizes, which depend on head dim and dtype only (no
 autotuning). Strides are specialised by Triton as usual (divisibility by 16): for the
@@ -51,7 +50,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..rope import DEFAULT_ROPE_LAYOUT, ROPE_BASE, rope_span_heads
+from ..rope import ROPE_BASE
 
 # the kernels compute theta = ROPE_BASE ** -x as exp2(-x * log2(ROPE_BASE))
 _LOG2_ROPE_BASE = tl.constexpr(math.log2(ROPE_BASE))
@@ -109,12 +108,11 @@ def _rotate(x1, x2, cos, sin):
 
 
 @triton.jit
-def _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF: tl.constexpr):
+def _rope_span(pid_bh, NUM_HEADS, HALF: tl.constexpr):
     """``(pair0, quarter)`` of batch-head ``pid_bh``: the global index of its first channel
-    pair and ``C/4`` of the rotation's span ``C = ROPE_HEADS * d`` (``ROPE_HEADS``: heads per
-    rotation, ``NUM_HEADS`` for the 'mlla' layout, 1 for 'per_head'; ``HALF = d/2``)."""
-    head_in_span = (pid_bh % NUM_HEADS) % ROPE_HEADS
-    return head_in_span * HALF, ROPE_HEADS * (HALF // 2)
+    pair and ``C/4`` of the rotation's span, the full width ``C = NUM_HEADS * d``
+    (``HALF = d/2``)."""
+    return (pid_bh % NUM_HEADS) * HALF, NUM_HEADS * (HALF // 2)
 
 
 @triton.jit
@@ -375,13 +373,13 @@ def _dkv_pass(k_base, v_base, dk_base, dv_base, stride_kn, stride_vn, stride_dkn
 def _fwd_kernel(Q, K, V, O, KV, KS,
                 stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn,
                 stride_vb, stride_vh, stride_vn, stride_ob, stride_oh, stride_on,
-                N, W, NUM_HEADS, ROPE_HEADS, eps,
+                N, W, NUM_HEADS, eps,
                 D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                 BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                 DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """The whole forward of one batch-head: the state over all tokens, then the output."""
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
                                      _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
                                      stride_kn, stride_vn, 0, N, N, W, pair0, quarter, D,
@@ -401,13 +399,13 @@ def _bwd_kernel(Q, K, V, DO, KV, KS, DQ, DK, DV,
                 stride_vb, stride_vh, stride_vn, stride_dob, stride_doh, stride_don,
                 stride_dqb, stride_dqh, stride_dqn, stride_dkb, stride_dkh, stride_dkn,
                 stride_dvb, stride_dvh, stride_dvn,
-                N, W, NUM_HEADS, ROPE_HEADS, eps,
+                N, W, NUM_HEADS, eps,
                 D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                 BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                 DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """The whole backward of one batch-head: dq and dKV, ds over all tokens, then dk, dv."""
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     dkv1, dkv2, ds1, ds2 = _dq_pass(
@@ -427,14 +425,14 @@ def _bwd_kernel(Q, K, V, DO, KV, KS, DQ, DK, DV,
 @triton.jit(do_not_specialize=_DYNAMIC)
 def _fwd_state_kernel(K, V, KV_PART, KS_PART,
                       stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
-                      N, W, CHUNK, NUM_HEADS, ROPE_HEADS,
+                      N, W, CHUNK, NUM_HEADS,
                       D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                       BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                       DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split forward, step 1: the chunk's partial ``KV`` and ``s`` -> workspace."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     start = pid_c * CHUNK
     kv1, kv2, ks1, ks2 = _state_pass(_head_base(K, pid_bh, NUM_HEADS, stride_kb, stride_kh),
                                      _head_base(V, pid_bh, NUM_HEADS, stride_vb, stride_vh),
@@ -449,14 +447,14 @@ def _fwd_state_kernel(K, V, KV_PART, KS_PART,
 @triton.jit(do_not_specialize=_DYNAMIC)
 def _fwd_out_kernel(Q, O, KV, KS,
                     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
-                    N, W, CHUNK, NUM_HEADS, ROPE_HEADS, eps,
+                    N, W, CHUNK, NUM_HEADS, eps,
                     D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                     BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                     DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split forward, step 2: the chunk's output from the summed state."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
@@ -470,14 +468,14 @@ def _fwd_out_kernel(Q, O, KV, KS,
 def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
                   stride_qb, stride_qh, stride_qn, stride_dob, stride_doh, stride_don,
                   stride_dqb, stride_dqh, stride_dqn,
-                  N, W, CHUNK, NUM_HEADS, ROPE_HEADS, eps,
+                  N, W, CHUNK, NUM_HEADS, eps,
                   D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                   BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                   DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split backward, step 1: the chunk's dq, and its partial ``dKV`` and ``ds``."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     kv1, kv2 = _load_state(KV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ks1, ks2 = _load_vec(KS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
@@ -496,14 +494,14 @@ def _bwd_q_kernel(Q, DO, KV, KS, DQ, DKV_PART, DS_PART,
 def _bwd_kv_kernel(K, V, DKV, DS, DK, DV,
                    stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
                    stride_dkb, stride_dkh, stride_dkn, stride_dvb, stride_dvh, stride_dvn,
-                   N, W, CHUNK, NUM_HEADS, ROPE_HEADS,
+                   N, W, CHUNK, NUM_HEADS,
                    D: tl.constexpr, HALF: tl.constexpr, BD: tl.constexpr,
                    BDH: tl.constexpr, BLOCK_N: tl.constexpr, USE_ROPE: tl.constexpr,
                    DOT_PRECISION: tl.constexpr, FAST_TRIG: tl.constexpr):
     """Split backward, step 2: the chunk's dk, dv from the summed ``dKV`` and ``ds``."""
     pid_c = tl.program_id(0)
     pid_bh = tl.program_id(1)
-    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, ROPE_HEADS, HALF)
+    pair0, quarter = _rope_span(pid_bh, NUM_HEADS, HALF)
     dkv1, dkv2 = _load_state(DKV + pid_bh.to(tl.int64) * D * D, D, HALF, BD, BDH)
     ds1, ds2 = _load_vec(DS + pid_bh.to(tl.int64) * D, HALF, BDH)
     start = pid_c * CHUNK
@@ -602,19 +600,16 @@ def _meta(q: torch.Tensor, hw: Optional[Tuple[int, int]], backward: bool = False
 
 def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                hw: Optional[Tuple[int, int]], eps: float,
-                               chunk_size: Optional[int] = None,
-                               rope_layout: str = DEFAULT_ROPE_LAYOUT
+                               chunk_size: Optional[int] = None
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward on (B, H, N, d) tensors (any strides): ``(o, KV, s)``.
 
     ``o`` is contiguous in the input dtype; ``KV = rope(phi(k))^T v`` (B, H, d, d) and
     ``s = sum_n phi(k)`` (B, H, d) are fp32 sums over tokens, kept for the backward.
-    ``chunk_size`` overrides the tokens per program (tests use it to exercise the chunking);
-    ``rope_layout``: 'mlla' or 'per_head' (:mod:`mmsola.ops.rope`).
+    ``chunk_size`` overrides the tokens per program (tests use it to exercise the chunking).
     """
     q, k, v = (_last_dim_contiguous(x) for x in (q, k, v))
     batch, heads, num_tokens, d = q.shape
-    rope_heads = rope_span_heads(heads, rope_layout)
     meta = _meta(q, hw)
     chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, False, chunk_size)
     width = hw[1] if hw is not None else 1
@@ -626,31 +621,29 @@ def fused_linear_attention_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ks = torch.empty(batch, heads, d, **f32)
         _fwd_kernel[grid](q, k, v, o, kv, ks,
                           *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *o.stride()[:3],
-                          num_tokens, width, heads, rope_heads, eps, **meta)
+                          num_tokens, width, heads, eps, **meta)
         return o, kv, ks
     kv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
     ks_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _fwd_state_kernel[grid](k, v, kv_part, ks_part,
                             *k.stride()[:3], *v.stride()[:3],
-                            num_tokens, width, chunk, heads, rope_heads, **meta)
+                            num_tokens, width, chunk, heads, **meta)
     kv, ks = kv_part.sum(2), ks_part.sum(2)
     _fwd_out_kernel[grid](q, o, kv, ks,
                           *q.stride()[:3], *o.stride()[:3],
-                          num_tokens, width, chunk, heads, rope_heads, eps, **meta)
+                          num_tokens, width, chunk, heads, eps, **meta)
     return o, kv, ks
 
 
 def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
                                v: torch.Tensor, kv: torch.Tensor, ks: torch.Tensor,
                                hw: Optional[Tuple[int, int]], eps: float,
-                               chunk_size: Optional[int] = None,
-                               rope_layout: str = DEFAULT_ROPE_LAYOUT
+                               chunk_size: Optional[int] = None
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Backward: ``(dq, dk, dv)``, contiguous, in the input dtype."""
     do, q, k, v = (_last_dim_contiguous(x) for x in (do, q, k, v))
     kv, ks = kv.float().contiguous(), ks.float().contiguous()
     batch, heads, num_tokens, d = q.shape
-    rope_heads = rope_span_heads(heads, rope_layout)
     meta = _meta(q, hw, backward=True)
     chunk, num_chunks = token_chunks(q.shape, q.dtype, q.device, True, chunk_size)
     width = hw[1] if hw is not None else 1
@@ -662,16 +655,16 @@ def fused_linear_attention_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
         _bwd_kernel[grid](q, k, v, do, kv, ks, dq, dk, dv,
                           *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *do.stride()[:3],
                           *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
-                          num_tokens, width, heads, rope_heads, eps, **meta)
+                          num_tokens, width, heads, eps, **meta)
         return dq, dk, dv
     f32 = dict(device=q.device, dtype=torch.float32)
     dkv_part = torch.empty(batch, heads, num_chunks, d, d, **f32)
     ds_part = torch.empty(batch, heads, num_chunks, d, **f32)
     _bwd_q_kernel[grid](q, do, kv, ks, dq, dkv_part, ds_part,
                         *q.stride()[:3], *do.stride()[:3], *dq.stride()[:3],
-                        num_tokens, width, chunk, heads, rope_heads, eps, **meta)
+                        num_tokens, width, chunk, heads, eps, **meta)
     dkv, ds = dkv_part.sum(2), ds_part.sum(2)
     _bwd_kv_kernel[grid](k, v, dkv, ds, dk, dv,
                          *k.stride()[:3], *v.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
-                         num_tokens, width, chunk, heads, rope_heads, **meta)
+                         num_tokens, width, chunk, heads, **meta)
     return dq, dk, dv

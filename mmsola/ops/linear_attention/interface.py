@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from ..rope import DEFAULT_ROPE_LAYOUT, check_rope_args, check_rope_layout
+from ..rope import check_rope_args
 from .op import linear_attention_call
 
 try:
@@ -73,10 +73,9 @@ def _triton_interpreting() -> bool:
     return not isinstance(fused._fwd_state_kernel, JITFunction)
 
 
-def _check_inputs(q, k, v, hw, backend, rope_layout) -> None:
+def _check_inputs(q, k, v, hw, backend) -> None:
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
-    check_rope_layout(rope_layout)
     for name, x in (('q', q), ('k', k), ('v', v)):
         if not isinstance(x, torch.Tensor):
             raise ValueError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
@@ -168,8 +167,7 @@ def _autocast(q, k, v):
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
                      hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
-                     backend: str = 'auto',
-                     rope_layout: str = DEFAULT_ROPE_LAYOUT) -> torch.Tensor:
+                     backend: str = 'auto') -> torch.Tensor:
     """Linear attention on (B, heads, N, head_dim) tensors, fused forward and backward.
 
     ::
@@ -183,11 +181,9 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
             strides (e.g. ``.transpose(1, 2)`` of (B, N, heads, d), or slices of one qkv
             tensor). fp32, bf16, fp16 (and float64 with the torch backend).
         hw: (height, width) token grid, height * width == N, for the 2-D RoPE
-            (:func:`mmsola.ops.apply_rope_2d`, head_dim divisible by 4); None: no RoPE.
-        rope_layout: 'mlla' (the default; MLLA's layout: the rotation spans the full width
-            heads * head_dim, so each head turns with one axis and its own band of
-            frequencies) or 'per_head' (every head turns alike, both axes; mmsola's layout
-            before checkpoint version 2). Identical for one head. See :mod:`mmsola.ops.rope`.
+            (:func:`mmsola.ops.apply_rope_2d`, head_dim divisible by 4; MLLA's layout: the
+            rotation spans the full width heads * head_dim, so each head turns with one axis
+            and its own band of frequencies); None: no RoPE.
         eps: added to the normaliser's denominator.
         backend: 'auto' | 'triton' | 'torch' (see the module docstring; the environment
             variable ``MMSOLA_ATTN_BACKEND`` overrides 'auto'). The triton backend needs
@@ -199,7 +195,7 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
         autocast). Accumulation is in fp32 (float64 for float64 inputs).
 
     Raises:
-        ValueError: bad shapes, dtypes, ``hw``, ``backend`` or ``rope_layout``; a forced
+        ValueError: bad shapes, dtypes, ``hw`` or ``backend``; a forced
             'triton' with an unsupported head dim or dtype.
         RuntimeError: a forced 'triton' without CUDA tensors (outside the interpreter) or
             without triton.
@@ -207,10 +203,10 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
     if torch.jit.is_tracing():  # e.g. mmengine's FLOP counter: shape checks are not data flow
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
-            _check_inputs(q, k, v, hw, backend, rope_layout)
+            _check_inputs(q, k, v, hw, backend)
     else:
-        _check_inputs(q, k, v, hw, backend, rope_layout)
+        _check_inputs(q, k, v, hw, backend)
     q, k, v = _autocast(q, k, v)
     name = select_backend(backend, q)
     h, w = hw if hw is not None else (0, 0)
-    return linear_attention_call(q, k, v, h, w, float(eps), name, rope_layout)
+    return linear_attention_call(q, k, v, h, w, float(eps), name)

@@ -10,21 +10,19 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..rope import DEFAULT_ROPE_LAYOUT, apply_rope_2d
+from ..rope import apply_rope_2d
 
 
 def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            hw: Optional[Tuple[int, int]] = None,
-                           eps: float = 1e-6,
-                           rope_layout: str = DEFAULT_ROPE_LAYOUT) -> torch.Tensor:
+                           eps: float = 1e-6) -> torch.Tensor:
     """Linear attention with ELU+1 features, 2-D RoPE in the numerator and a mean-k normaliser.
 
     Args:
         q, k, v: (B, H, N, d) tensors.
-        hw: (h, w) token grid with h * w == N for the 2-D RoPE; None applies no RoPE.
+        hw: (h, w) token grid with h * w == N for the 2-D RoPE (the rotation spans all H
+            heads: :mod:`mmsola.ops.rope`); None applies no RoPE.
         eps: added to the normaliser's denominator.
-        rope_layout: 'mlla' (the rotation spans all H heads) or 'per_head'
-            (:mod:`mmsola.ops.rope`).
 
     Returns:
         (B, H, N, d) tensor in the input dtype::
@@ -42,7 +40,7 @@ def linear_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     q_feat, k_feat = F.elu(q) + 1, F.elu(k) + 1
     z = 1.0 / (q_feat @ k_feat.mean(dim=-2).unsqueeze(-1) + eps)
     if hw is not None:
-        q_feat = apply_rope_2d(q_feat, hw, rope_layout)
-        k_feat = apply_rope_2d(k_feat, hw, rope_layout)
+        q_feat = apply_rope_2d(q_feat, hw)
+        k_feat = apply_rope_2d(k_feat, hw)
     kv = (k_feat.transpose(-2, -1) @ v) / num_tokens
     return ((q_feat @ kv) * z).to(out_dtype)

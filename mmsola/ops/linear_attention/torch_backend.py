@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from ..rope import DEFAULT_ROPE_LAYOUT, check_rope_args, rope_2d_cos_sin
+from ..rope import check_rope_args, rope_2d_cos_sin
 
 # CPU passes work on token blocks whose (B, H, block, d) temporaries are about this large
 BLOCK_BYTES = 1 << 19
@@ -37,14 +37,14 @@ def _phi(x: torch.Tensor, compute: torch.dtype) -> torch.Tensor:
     return out.clamp_(min=0).add_(neg)
 
 
-def _rotation(hw, x: torch.Tensor, rope_layout: str, dtype):
-    """(cos, sin) of the RoPE angles for a (B, H, N, d) ``x``: (N, d/2) each, or
-    (H, N, d/2) when the rotation spans the heads (cached in eager mode); None without RoPE."""
+def _rotation(hw, x: torch.Tensor, dtype):
+    """(cos, sin) of the RoPE angles for a (B, H, N, d) ``x``: (H, N, d/2) each, (N, d/2)
+    for one head (cached in eager mode); None without RoPE."""
     if hw is None:
         return None
     heads, num_tokens, head_dim = x.shape[-3:]
     check_rope_args(num_tokens, head_dim, hw)
-    return rope_2d_cos_sin(hw, head_dim, heads, rope_layout, device=x.device, dtype=dtype)
+    return rope_2d_cos_sin(hw, head_dim, heads, device=x.device, dtype=dtype)
 
 
 def _rotate(x: torch.Tensor, rot, transposed: bool = False) -> torch.Tensor:
@@ -93,8 +93,7 @@ def _assemble(parts: List[torch.Tensor], slices: List[slice], shape, dtype) -> t
 
 
 def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
-                               rope_layout: str = DEFAULT_ROPE_LAYOUT
+                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward of :func:`linear_attention_torch` without autograd: ``(o, KV, s)``.
 
@@ -104,7 +103,7 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     """
     compute = compute_dtype(q)
     num_tokens = q.shape[-2]
-    rot = _rotation(hw, q, rope_layout, compute)
+    rot = _rotation(hw, q, compute)
     slices = token_blocks(q, compute)
     kv = ks = None
     for sl in slices:
@@ -122,8 +121,7 @@ def linear_attention_torch_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 
 def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
                                v: torch.Tensor, kv: torch.Tensor, ks: torch.Tensor,
-                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6,
-                               rope_layout: str = DEFAULT_ROPE_LAYOUT
+                               hw: Optional[Tuple[int, int]] = None, eps: float = 1e-6
                                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hand-written backward: ``(dq, dk, dv)`` in the input dtype.
 
@@ -141,7 +139,7 @@ def linear_attention_torch_bwd(do: torch.Tensor, q: torch.Tensor, k: torch.Tenso
     compute = compute_dtype(q)
     num_tokens = q.shape[-2]
     kv, ks = kv.to(compute), ks.to(compute)
-    rot = _rotation(hw, q, rope_layout, compute)
+    rot = _rotation(hw, q, compute)
     slices = token_blocks(q, compute)
     dkv = ds = None
     dqs = []

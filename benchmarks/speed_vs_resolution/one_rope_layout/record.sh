@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# CPU speed of SoLA-T before (BEFORE, default 0b03b58: main before MLLA's RoPE layout) and after
-# (this checkout) the RoPE layout change, batch-1 inference at 224 and 1024 on one thread, run
-# alternately ROUNDS times (the machine is shared: rounds and the `uptime` lines in load.txt
-# show how much the load moved the numbers). Extra arguments go to every run.
+# CPU latency of SoLA-T before (BEFORE, default 79eca9c: main with its two RoPE layouts) and
+# after (this checkout: MLLA's layout only) the removal of the second RoPE layout: batch-1
+# inference at 224 and 1024 on one thread, the two run alternately ROUNDS times in one call of
+# this script (the machine is shared: the rounds and the `uptime` lines in load.txt show how much
+# the load moved the numbers). Extra arguments go to every run.
 #
-#   bash benchmarks/speed_vs_resolution/rope_layout/record.sh
+#   bash benchmarks/speed_vs_resolution/one_rope_layout/record.sh
 #
 # The "before" runs import WT, laid out by ../before_tree.sh: this commit's mmsola with
 # mmsola/models and mmsola/ops of BEFORE, so both runs use the same measuring code and differ
 # only in the model and the op.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-BEFORE=${BEFORE:-0b03b58}
-WT=${WT:-/tmp/mmsola_before_rope}
-OUT=${OUT:-benchmarks/speed_vs_resolution/rope_layout}
+BEFORE=${BEFORE:-79eca9c}
+WT=${WT:-/tmp/mmsola_before_one_rope}
+OUT=${OUT:-benchmarks/speed_vs_resolution/one_rope_layout}
 PY=${PY:-.venv/bin/python}
 ROUNDS=${ROUNDS:-2}
 ARGS=(--arch tiny --threads 1 --resolutions 224 1024 --modes infer --infer-batches 1
