@@ -14,5 +14,6 @@ allow_mmengine_checkpoint_globals()
 register_config_package()
 
 from . import engine, models, ops  # noqa: E402  (registers SoLAVision, its hooks and friends)
+from .convert import mlla_weights  # noqa: E402,F401  (mmengine's loaders fetch MLLA's URLs)
 
 __all__ = ['__version__', 'engine', 'models', 'ops']
