@@ -334,3 +334,69 @@ def test_test_tool_check_accepts_mllas_mask_rcnn_file(pattern, tmp_path):
     torch.save(dict(state_dict=shared_storage_state(shapes)), path)
     with pytest.raises(CheckpointError, match=r'(?s)missing.*conv_logits\.weight'):
         check_checkpoint(cfg, str(path), what='checkpoint')
+
+
+def test_test_tool_evaluates_mllas_mask_rcnn_from_its_url(tmp_path, torch_home, logged):
+    """``tools/test.py configs/mask_rcnn_sola_t_fpn_1x_coco.py <URL> --cfg-options
+    model.backbone.layer_pattern=<all 'L'>`` on a tiny COCO: MLLA-T's Mask R-CNN key set (mmdet
+    2.x layout, full size, zero weights) is fetched into the cache under its table-style name,
+    converted on load and evaluated."""
+    pytest.importorskip('mmdet')
+    from tests.tools import tool_runs
+    from tests.tools.fake_data import write_coco
+    from tests.tools.mlla_checkpoints import (
+        mlla_shapes,
+        mmdet2_mask_rcnn_shapes,
+        shared_storage_state,
+    )
+    tiny = SoLAVision.arch_zoo['tiny']
+    shapes = {f'backbone.{k}': s for k, s in mlla_shapes(
+        tiny['embed_dims'], tiny['depths'], downstream=True).items()}
+    shapes.update(mmdet2_mask_rcnn_shapes([64, 128, 256, 512]))
+    server = Server({'/f/maskrcnn/?dl=1': (200, _bytes(dict(
+        state_dict=shared_storage_state(shapes), meta=dict(epoch=12))), None)})
+    try:
+        url = server.url('/f/maskrcnn/?dl=1')
+        register_download_host(server.base + '/f/', {url: 'mlla_t_mask_rcnn_1x_coco.pth'})
+        config = 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'
+        options = tool_runs.tiny_options(
+            config, write_coco(tmp_path / 'coco', num_train=1, num_val=1), tmp_path / 'work',
+            extra=["model.backbone.layer_pattern=['LL','LLLL','LLLLLLLL','LLLL']",
+                   'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=5'])
+        metrics = tool_runs.test(config, url, options)
+    finally:
+        server.stop()
+    assert 'coco/bbox_mAP' in metrics and 'coco/segm_mAP' in metrics
+    assert os.listdir(torch_home) == ['mlla_t_mask_rcnn_1x_coco.pth']
+    summary = next(line for line in logged if 'MLLA downstream weights' in line)
+    assert "no 'S' block, so the model computes what MLLA computes" in summary
+
+
+def test_the_mlla_fine_tune_trains_from_mllas_url(tmp_path, torch_home, logged):
+    """``tools/train.py configs/sola_t_mlla-ft_in1k.py`` with its load_from on the loopback
+    server: MLLA-T's classification training file (full-size key set, its yacs config) is
+    fetched, converted on load for the hybrid pattern (model and EMA model) and trained."""
+    pytest.importorskip('mmpretrain')
+    from tests.tools import tool_runs
+    from tests.tools.fake_data import write_imagenet
+    from tests.tools.mlla_checkpoints import mlla_shapes, shared_storage_state
+    tiny = SoLAVision.arch_zoo['tiny']
+    model = shared_storage_state(mlla_shapes(tiny['embed_dims'], tiny['depths']))
+    body = io.BytesIO()
+    _save_with_fake_yacs(lambda CfgNode: dict(model=model, epoch=299, config=CfgNode(
+        {'MODEL': CfgNode({'MLLA': CfgNode({'EMBED_DIM': 64})})})), body)
+    server = Server({'/f/mllat/?dl=1': (200, body.getvalue(), None)})
+    try:
+        url = server.url('/f/mllat/?dl=1')
+        register_download_host(server.base + '/f/')
+        config = 'configs/sola_t_mlla-ft_in1k.py'
+        options = tool_runs.tiny_options(
+            config, write_imagenet(tmp_path / 'imagenet', num_classes=2), tmp_path / 'work',
+            extra=[f'load_from={url}'])
+        tool_runs.train(config, options)
+    finally:
+        server.stop()
+    assert os.listdir(torch_home) == ['mllat.pth']
+    summaries = [line for line in logged if 'MLLA classifier backbone weights' in line]
+    assert len(summaries) == 2  # the model and its EMA copy
+    assert "WARM START (fine-tune before use) for the 3 'S' blocks" in summaries[0]
