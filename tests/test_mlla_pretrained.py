@@ -27,7 +27,6 @@ from tests.models.test_mlla_parity import (
     _assert_matches,
     arch_of,
     backbone_part,
-    classifier_file,
     dense_file,
 )
 from tests.tools.test_mlla2sola import _save_with_fake_yacs, training_file
@@ -400,3 +399,8 @@ def test_the_mlla_fine_tune_trains_from_mllas_url(tmp_path, torch_home, logged):
     summaries = [line for line in logged if 'MLLA classifier backbone weights' in line]
     assert len(summaries) == 2  # the model and its EMA copy
     assert "WARM START (fine-tune before use) for the 3 'S' blocks" in summaries[0]
+
+
+def test_a_download_host_must_name_its_host():
+    with pytest.raises(ValueError, match='with its host'):
+        register_download_host('https://')

@@ -131,7 +131,15 @@ def load_url_checkpoint(url: str, map_location=None) -> dict:
 def register_download_host(prefix: str, file_names: Optional[Dict[str, str]] = None) -> None:
     """Fetch the URLs that start with ``prefix`` (e.g. ``'https://cloud.tsinghua.edu.cn/f/'``)
     through :func:`load_url_checkpoint` wherever mmengine loads a checkpoint, and cache the
-    URLs of ``file_names`` under the names it gives."""
+    URLs of ``file_names`` under the names it gives. Registering a host again replaces its
+    entry (mmengine's loaders of whole schemes, ``https://``, are never replaced).
+
+    Raises:
+        ValueError: ``prefix`` is not an ``http(s)://`` URL with a host.
+    """
     from mmengine.runner.checkpoint import CheckpointLoader
+    if not (is_url(prefix) and urlsplit(prefix).netloc):  # never mmengine's own 'https://'
+        raise ValueError(f'register_download_host({prefix!r}): give a URL prefix with its '
+                         "host, e.g. 'https://cloud.tsinghua.edu.cn/f/'")
     _FILE_NAMES.update(file_names or {})
     CheckpointLoader.register_scheme(prefixes=prefix, loader=load_url_checkpoint, force=True)

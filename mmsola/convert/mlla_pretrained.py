@@ -24,8 +24,14 @@ from torch import nn
 from mmsola.checkpoint import drop_keys, select_prefix
 from mmsola.models.backbones.sola_vision import SoLAVision
 from .checkpoint_io import ConversionError
-from .mlla import PREFIX, PRESETS, ConversionReport, checkpoint_kind, convert_mlla_checkpoint, \
-    select_weights
+from .mlla import (
+    PREFIX,
+    PRESETS,
+    ConversionReport,
+    checkpoint_kind,
+    convert_mlla_checkpoint,
+    select_weights,
+)
 
 STEM_KEY = 'patch_embed.conv1.conv.weight'  # the first key of every MLLA backbone
 _CLASSIFIER_HEAD = {'head.weight': 'head.fc.weight', 'head.bias': 'head.fc.bias'}
