@@ -120,8 +120,8 @@ def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
 
     Args:
         cfg: the config whose model will load the checkpoint.
-        path: a local checkpoint file (remote ones, ``scheme://...``, are not checked when
-            they are fetched); an MLLA file is compared as the model's load converts it.
+        path: a local checkpoint file (remote ones, ``scheme://...``, are checked when they
+            are fetched, not here); an MLLA file is compared as the model's load converts it.
         what: how the user named it, for the message (``'--resume'``, ``'load_from'``).
         resume: the run continues from it, so it must also hold the training state
             (``meta`` with the iteration; optimizer, schedulers) that a training run saves.
