@@ -1,10 +1,10 @@
 # Mask R-CNN + FPN + SoLA-Vision-S on COCO, 3x multi-scale: the recipe of
 # mask_rcnn_sola_t_fpn_3x_coco.py with the small arch.
 _base_ = ['./mask_rcnn_sola_t_fpn_3x_coco.py']
-# Made as in the tiny config; from MLLA-S's weights:
-#   python tools/model_converters/mlla2sola.py MLLA_S.pth checkpoints/sola_s_in1k_backbone.pth \
-#       --backbone-only --pattern default
-pretrained = 'checkpoints/sola_s_in1k_backbone.pth'
+# MLLA-S's published ImageNet-1K classifier, converted on load as in the tiny config
+# (exact for the 'L' blocks, a warm start for the 'S' blocks); a local file works too:
+# pretrained = 'PATH' (cls2backbone.py of your own SoLA classifier, or MLLA's file offline)
+pretrained = 'https://cloud.tsinghua.edu.cn/f/0e5d0b1409d540aaa80c/?dl=1'
 
 model = dict(
     backbone=dict(

@@ -3,14 +3,13 @@
 # 2 linear warm-up epochs, then cosine to 1e-6; otherwise the recipe of sola_t_in1k.py
 # (augmentation, label smoothing, EMA, MESA from 25% of the epochs on).
 #
-# The weights: MLLA-T's ImageNet-1K checkpoint (linked from github.com/LeapLabTHU/MLLA's README)
-# converted with the hybrid pattern,
-#   python tools/model_converters/mlla2sola.py mlla_t.pth checkpoints/sola_t_mlla-hybrid_in1k.pth \
-#       --pattern LL/LLLL/LLLSLLLS/LLLS
-# Its 'L' blocks, stem, downsamples and head are MLLA's trained ones; its 'S' blocks are warm
-# starts (wrapper, norms, MLP and LePE of their 'L' block, q and k from its `qk`, v = identity).
-# tools/train.py checks that the file fits this model key for key (a conversion without
-# --pattern, all 'L', is refused).
+# The weights: MLLA-T's published ImageNet-1K classifier (github.com/LeapLabTHU/MLLA), downloaded
+# once into torch's hub cache ($TORCH_HOME/hub/checkpoints/mlla_t_in1k.pth) and converted on load
+# for this model's hybrid pattern (README, "Pretrained weights"). Its 'L' blocks, stem,
+# downsamples and head are MLLA's trained ones; its 'S' blocks are warm starts (wrapper, norms,
+# MLP and LePE of their 'L' block, q and k from its `qk`, v = identity), which this run trains.
+# On a machine without internet: copy MLLA's file to that cache path, or set load_from to its
+# conversion, `python tools/model_converters/mlla2sola.py MLLA_T.pth OUT.pth --pattern default`.
 #
 # Why this schedule:
 # - What is left to learn is small and local: 15 of 18 blocks (32 of 36 in S / B) already compute
@@ -35,9 +34,9 @@
 # - Cosine down to 1e-6, the from-scratch recipe's floor relative to its peak (1e-5 of 1e-3).
 _base_ = ['./sola_t_in1k.py']
 
-load_from = 'checkpoints/sola_t_mlla-hybrid_in1k.pth'
+load_from = 'https://cloud.tsinghua.edu.cn/f/7a19712877cb4242889c/?dl=1'  # MLLA-T
 
-# the arch's default layer_pattern is the hybrid one the checkpoint was converted to
+# the arch's default layer_pattern (hybrid): the one the weights are converted for
 train_cfg = dict(max_epochs=30)
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4),

@@ -1,9 +1,9 @@
 # UperNet + SoLA-Vision-B on ADE20K: the recipe of upernet_sola_t_ade20k.py with the base arch.
 _base_ = ['./upernet_sola_t_ade20k.py']
-# Made as in the tiny config; from MLLA-B's weights:
-#   python tools/model_converters/mlla2sola.py MLLA_B.pth checkpoints/sola_b_in1k_backbone.pth \
-#       --backbone-only --pattern default
-pretrained = 'checkpoints/sola_b_in1k_backbone.pth'
+# MLLA-B's published ImageNet-1K classifier, converted on load as in the tiny config
+# (exact for the 'L' blocks, a warm start for the 'S' blocks); a local file works too:
+# pretrained = 'PATH' (cls2backbone.py of your own SoLA classifier, or MLLA's file offline)
+pretrained = 'https://cloud.tsinghua.edu.cn/f/91c85c5a1061496d8796/?dl=1'
 
 model = dict(
     backbone=dict(

@@ -5,12 +5,15 @@ _base_ = [
     'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_160k.py',
     './_base_/sola_archs.py'
 ]
-# The ImageNet-1K backbone (README, "Pretrained weights"). From MLLA-T's published weights:
-#   python tools/model_converters/mlla2sola.py MLLA_T.pth checkpoints/sola_t_in1k_backbone.pth \
-#       --backbone-only --pattern default   # this config's hybrid pattern, 'S' blocks warm-started
-# (without --pattern: exactly MLLA, for backbone layer_pattern=['LL','LLLL','LLLLLLLL','LLLL']);
-# or from an mmsola ImageNet run (e.g. sola_t_mlla-ft_in1k.py): cls2backbone.py of its checkpoint.
-pretrained = 'checkpoints/sola_t_in1k_backbone.pth'
+# The ImageNet-1K backbone it starts from (README, "Pretrained weights"): MLLA-T's published
+# classifier (github.com/LeapLabTHU/MLLA), downloaded once into torch's hub cache
+# ($TORCH_HOME/hub/checkpoints/mlla_t_in1k.pth) and converted on load for this backbone: exact
+# for its 'L' blocks, a warm start for its 'S' blocks (from MLLA's 'L' blocks; the training here
+# fine-tunes them). To start from a file instead: your own SoLA classifier
+# (`tools/model_converters/cls2backbone.py` of a sola_t_*in1k.py checkpoint), or, on a machine
+# without internet, a local copy of MLLA's file: pretrained = 'PATH' (or --cfg-options
+# model.backbone.init_cfg.checkpoint=PATH).
+pretrained = 'https://cloud.tsinghua.edu.cn/f/7a19712877cb4242889c/?dl=1'
 custom_imports = dict(imports=['mmsola'], allow_failed_imports=False)
 
 crop_size = (512, 512)

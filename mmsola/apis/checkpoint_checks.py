@@ -5,8 +5,8 @@ built, on :mod:`mmsola.checkpoint`.
   (same parameter names and shapes); otherwise :class:`CheckpointError` names a few missing,
   unexpected and differently shaped keys. The model's names and shapes come from a skeleton
   built on the ``meta`` device (no weights are allocated or initialised).
-- :func:`check_pretrained`: the ``Pretrained`` checkpoints named in ``init_cfg`` exist and
-  can be read.
+- :func:`check_pretrained`: the local ``Pretrained`` checkpoints named in ``init_cfg`` exist
+  and can be read (a URL is checked when it is fetched, into torch's hub cache).
 - :func:`resolve_resume`: the checkpoint ``--resume`` without a value continues from.
 - :func:`adopt_resumed_seed`: a resumed run without a configured seed takes the seed of the
   run it continues.
@@ -23,7 +23,15 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from mmsola.checkpoint import CheckpointError, diff_keys, is_remote, read_checkpoint, state_dict_of
+from mmsola.checkpoint import (
+    FOREIGN_CONFIG_CLASSES,
+    CheckpointError,
+    diff_keys,
+    is_remote,
+    read_checkpoint,
+    state_dict_of,
+)
+from mmsola.convert.mlla import is_mlla_checkpoint
 from .config import init_toolkit
 
 # mmengine's Runner strips this prefix (a DDP-wrapped model's) before loading.
@@ -62,12 +70,14 @@ def check_pretrained(cfg: Config) -> None:
         if not path or is_remote(path):
             continue
         if osp.isfile(path):
-            read_checkpoint(path, f'{key}.checkpoint', mmap=True)
+            read_checkpoint(path, f'{key}.checkpoint', mmap=True,
+                            config_classes=FOREIGN_CONFIG_CLASSES)  # MLLA's files too
             continue
         raise CheckpointError(
             f'{key}.checkpoint={path!r}: no such file. It is the ImageNet-1K backbone the '
-            'model starts from: make it from a sola_*_in1k checkpoint with '
-            f'`python tools/model_converters/cls2backbone.py IN1K_CKPT {path}`, or point to '
+            "model starts from: the configs name MLLA's published weights by URL (fetched "
+            'on first use); a file can be MLLA\'s, or made from a sola_*_in1k checkpoint with '
+            f'`python tools/model_converters/cls2backbone.py IN1K_CKPT {path}`. Point to '
             f'yours with --cfg-options {key}.checkpoint=PATH, or train from scratch with '
             f'--cfg-options {key}=None.')
 
@@ -88,6 +98,11 @@ def model_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
     The model is built on the ``meta`` device; a model whose constructor needs real tensor
     values (e.g. ``tensor.tolist()``) is built on the CPU instead, which costs its init time.
     """
+    return {k: tuple(v.shape) for k, v in _skeleton(cfg).state_dict().items()}
+
+
+def _skeleton(cfg: Config) -> torch.nn.Module:
+    """The config's model on the ``meta`` device (see :func:`model_shapes`)."""
     registry = init_toolkit(cfg)
     try:
         with torch.device('meta'):
@@ -96,7 +111,7 @@ def model_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
         print_log(f'building the model on the meta device failed ({err}); building it on '
                   'the CPU to read its parameter names', logger='current', level=logging.DEBUG)
         model = registry.MODELS.build(cfg.model)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    return model
 
 
 def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
@@ -105,7 +120,8 @@ def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
 
     Args:
         cfg: the config whose model will load the checkpoint.
-        path: a local checkpoint file (remote ones, ``scheme://...``, are not checked).
+        path: a local checkpoint file (remote ones, ``scheme://...``, are checked when they
+            are fetched, not here); an MLLA file is compared as the model's load converts it.
         what: how the user named it, for the message (``'--resume'``, ``'load_from'``).
         resume: the run continues from it, so it must also hold the training state
             (``meta`` with the iteration; optimizer, schedulers) that a training run saves.
@@ -124,7 +140,12 @@ def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
             f'{what} {path!r} holds weights but not the training state (iteration, '
             'optimizer) a run continues from, e.g. a published or converted checkpoint. To '
             f'start a new run from its weights, use --cfg-options load_from={path} instead.')
-    diff = diff_keys(model_shapes(cfg), _state_dict(ckpt, path, what))
+    state_dict = _state_dict(ckpt, path, what)
+    model = _skeleton(cfg)
+    if is_mlla_checkpoint(dict(state_dict=state_dict)):  # converted on load: compare that
+        from mmsola.convert.mlla_pretrained import convert_state_dict_for
+        state_dict = convert_state_dict_for(model, state_dict)
+    diff = diff_keys({k: tuple(v.shape) for k, v in model.state_dict().items()}, state_dict)
     if diff:
         raise CheckpointError(diff.message(
             f'{what} {path!r} does not fit the model of {cfg.filename or "the config"} '

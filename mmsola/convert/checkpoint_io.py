@@ -16,8 +16,9 @@ from mmsola.checkpoint import FOREIGN_CONFIG_CLASSES, CheckpointError, read_chec
 from mmsola.utils import AtomicLocalBackend
 
 
-class ConversionError(ValueError):
-    """A checkpoint that cannot be converted; the message says why and what to do."""
+class ConversionError(CheckpointError):
+    """A checkpoint that cannot be converted; the message says why and what to do (a
+    CheckpointError: the tools report it as one line wherever a checkpoint is loaded)."""
 
 
 def load_foreign_checkpoint(path: str,

@@ -114,6 +114,18 @@ def select_weights(ckpt: dict, use_ema: bool = False) -> Tuple[Dict[str, torch.T
         f'mmseg) entry; top-level keys {_examples(ckpt, 10)}')
 
 
+def is_mlla_checkpoint(ckpt: dict) -> bool:
+    """Whether ``ckpt`` (a checkpoint dict as read) holds MLLA's weights, by its keys: a
+    classifier's ``patch_embed.conv1.conv.weight`` under ``model`` / ``state_dict_ema`` (or
+    at the top), or a downstream file's ``backbone.patch_embed.conv1.conv.weight`` under
+    ``state_dict``."""
+    key = 'patch_embed.conv1.conv.weight'
+    for state in (ckpt.get('model'), ckpt.get('state_dict'), ckpt.get('state_dict_ema'), ckpt):
+        if isinstance(state, dict) and (key in state or PREFIX + key in state):
+            return True
+    return False
+
+
 def checkpoint_kind(state: Dict[str, torch.Tensor]) -> str:
     """'classifier', 'mmdet', 'mmseg' or 'downstream' (a backbone.* file of other heads)."""
     if 'patch_embed.conv1.conv.weight' in state:

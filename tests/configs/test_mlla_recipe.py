@@ -34,7 +34,8 @@ def test_finetune_is_its_in1k_config_but_for_weights_and_schedule(name):
     differ = {k for k in set(ft_dict) | set(scratch_dict)
               if ft_dict.get(k) != scratch_dict.get(k)}
     assert differ == SCHEDULE
-    assert ft.load_from == f'checkpoints/sola_{name.split("_")[1]}_mlla-hybrid_in1k.pth'
+    from mmsola.convert.mlla_weights import IN1K
+    assert ft.load_from == IN1K[arch_of(name)].url, "MLLA's published weights, converted on load"
     assert 'layer_pattern' not in ft.model and 'layer_pattern' not in ft.model.backbone, \
         "the arch's default (hybrid) pattern, the one the checkpoint is converted to"
     # the optimizer: a tenth of the lr, and the from-scratch parameter rules plus the qkv ones

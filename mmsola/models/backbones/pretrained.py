@@ -6,20 +6,43 @@ from torch import nn
 
 from mmsola.checkpoint import (
     BN_COUNTERS,
+    FOREIGN_CONFIG_CLASSES,
     diff_keys,
     drop_keys,
+    fetch_checkpoint,
+    is_remote,
+    is_url,
     load_checkpoint_dict,
+    read_checkpoint,
     select_prefix,
     state_dict_of,
 )
+
+
+def read_pretrained(checkpoint: str, map_location: str = 'cpu') -> dict:
+    """A ``Pretrained`` checkpoint as a dict: an ``http(s)://`` URL is downloaded once into
+    torch's hub cache (:func:`mmsola.checkpoint.fetch_checkpoint`), a local file read
+    weights-only with foreign training scripts' config objects as data (MLLA's), other
+    ``scheme://`` paths go to mmengine's loaders."""
+    if is_url(checkpoint):
+        checkpoint = fetch_checkpoint(checkpoint)
+    if is_remote(checkpoint):
+        return load_checkpoint_dict(checkpoint, map_location=map_location)
+    return read_checkpoint(checkpoint, config_classes=FOREIGN_CONFIG_CLASSES)
 
 
 def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
                     prefix: Optional[str] = None, map_location: str = 'cpu',
                     name: Optional[str] = None) -> dict:
     """Load ``checkpoint`` (a path, a URL, or a checkpoint dict already read) into
-    ``module``, non-strictly. Files are read by :func:`mmsola.checkpoint.load_checkpoint_dict`
-    (weights-only; a damaged or refused file raises its ``CheckpointError``).
+    ``module``, non-strictly. Files are read by :func:`read_pretrained` (weights-only; a
+    damaged or refused file, or a URL that cannot be fetched, raises its
+    ``CheckpointError``).
+
+    An MLLA checkpoint (recognised by its keys; a classifier or a downstream file) given to
+    a SoLAVision is converted in memory for the module's arch and layer pattern
+    (:func:`mmsola.convert.mlla_pretrained.convert_for_backbone`, logged) and its backbone
+    loaded, whatever ``prefix`` says.
 
     Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
     prefix removed; tensors whose shape differs are skipped. The share of the module's keys
@@ -40,9 +63,16 @@ def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
     if isinstance(checkpoint, dict):
         ckpt, checkpoint = checkpoint, name or 'the checkpoint'
     else:
-        ckpt = load_checkpoint_dict(checkpoint, map_location=map_location)
-    state_dict = state_dict_of(ckpt, str(checkpoint))
-    found = list(state_dict)
+        ckpt = read_pretrained(checkpoint, map_location=map_location)
+    from mmsola.convert.mlla import is_mlla_checkpoint  # mmsola.convert imports this package
+    from .sola_vision import SoLAVision
+    if is_mlla_checkpoint(ckpt) and isinstance(module, SoLAVision):
+        from mmsola.convert.mlla_pretrained import convert_for_backbone
+        state_dict = convert_for_backbone(ckpt, module, str(checkpoint))
+        found, prefix = list(state_dict), None
+    else:
+        state_dict = state_dict_of(ckpt, str(checkpoint))
+        found = list(state_dict)
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'  # as the messages show it
         state_dict = select_prefix(state_dict, prefix)

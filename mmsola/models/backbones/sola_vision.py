@@ -309,7 +309,11 @@ class SoLAVision(BaseModule):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
         # Checkpoint compatibility lives here: convert keys of older versions before loading
-        # (none so far: see _version).
+        # (none so far: see _version). MLLA's keys (load_from / tools/test.py with an MLLA
+        # file) are converted first.
+        if prefix + 'patch_embed.conv1.conv.weight' in state_dict:
+            from mmsola.convert.mlla_pretrained import convert_keys_on_load
+            convert_keys_on_load(self, state_dict, prefix, local_metadata)
         version = local_metadata.get('version', None)
         if version is not None and version > self._version:
             from mmengine.logging import print_log

@@ -66,9 +66,14 @@ def build_sola_vision_cls(arch: Union[str, dict] = 'tiny',
     # ImageClassifier builds its parts (ClsDataPreprocessor, batch augments) by bare names:
     # resolve them in mmpretrain whatever scope the caller is in
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return ImageClassifier(backbone=backbone_cfg, neck=neck_cfg, head=head_cfg,
-                               train_cfg=train_cfg, data_preprocessor=data_preprocessor,
-                               init_cfg=init_cfg)
+        model = ImageClassifier(backbone=backbone_cfg, neck=neck_cfg, head=head_cfg,
+                                train_cfg=train_cfg, data_preprocessor=data_preprocessor,
+                                init_cfg=init_cfg)
+    # an MLLA classifier's state dict (load_from = MLLA's URL) loads too: its keys go under
+    # backbone. (converted there by SoLAVision) and its head into head.fc
+    from mmsola.convert.mlla_pretrained import classifier_keys_to_sola
+    model.register_load_state_dict_pre_hook(classifier_keys_to_sola)
+    return model
 
 
 MODELS.register_module(name='SoLAVisionCls', module=build_sola_vision_cls)
