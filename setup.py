@@ -1,10 +1,10 @@
 """Packaging of mmsola.
 
 Requirements come from the one table of supported versions (mmsola/version.py). The configs
-and the model index are shipped the OpenMMLab way, as ``mmsola/.mim/``: mmengine resolves a
-base ``'mmsola::<file>.py'`` or ``'mmsola::<dir>/<file>.py'`` in ``.mim/configs`` (after
-``import mmsola``, which registers the package with mmengine: mmsola/utils/config_package.py)
-and ``mim search mmsola`` reads ``.mim/model-index.yml``.
+and the model index are shipped the OpenMMLab way, as ``mmsola/.mim/`` (as they are, nothing
+generated): mmengine resolves a base ``'mmsola::<family>/<file>.py'`` in ``.mim/configs``
+(after ``import mmsola``, which adds mmsola to mmengine's table of config packages:
+mmsola/utils/config_package.py) and ``mim search mmsola`` reads ``.mim/model-index.yml``.
 A wheel gets copies (written into the build directory, never into the source tree). An
 editable install gets ``mmsola/.mim`` in the source tree, of symlinks to the repo's files;
 mmengine and mim find it only when no mmsola is installed (a checkout on PYTHONPATH): for
@@ -12,7 +12,6 @@ an installed one they look in ``site-packages/mmsola/``.
 """
 import os
 import os.path as osp
-import re
 import shutil
 
 from setuptools import find_packages, setup
@@ -35,41 +34,18 @@ def read_version_module():
     return namespace
 
 
-def metafile_configs(metafile):
-    """The ``Config:`` paths a metafile lists (repo-relative, e.g. ``configs/x.py``)."""
-    with open(metafile) as f:  # a line pattern: setup.py runs before PyYAML is installed
-        return re.findall(r'^\s*Config:\s*(\S+\.py)\s*$', f.read(), flags=re.MULTILINE)
-
-
 def mim_tree(root=ROOT):
-    """What ``mmsola/.mim`` holds: ``{path in .mim: (kind, what)}``.
-
-    kind ``'file'``: ``what`` is a file of the repo (copied, or linked when editable):
-    ``model-index.yml`` and every ``.py`` / ``.yml`` under ``configs/``.
-    kind ``'text'``: ``what`` is the text of a one-line config ``<family>/<name>.py`` that
-    inherits ``configs/<name>.py``, for each config that a family's metafile
-    (``configs/<family>/metafile.yml``) lists outside its folder. mmengine accepts only
-    ``mmsola::<dir>/<file>.py``, so the flat configs are reached as
-    ``mmsola::upernet/upernet_sola_t_ade20k.py``.
-    """
-    tree = {'model-index.yml': ('file', osp.join(root, 'model-index.yml'))}
+    """What ``mmsola/.mim`` holds, ``{path in .mim: file of the repo}``: ``model-index.yml``
+    and every ``.py`` / ``.yml`` under ``configs/``, as they are (mmengine resolves
+    ``mmsola::upernet/upernet_sola_t_ade20k.py`` in ``.mim/configs``)."""
+    tree = {'model-index.yml': osp.join(root, 'model-index.yml')}
     configs = osp.join(root, 'configs')
     for folder, dirs, files in os.walk(configs):
         dirs[:] = sorted(d for d in dirs if d != '__pycache__')
         for name in sorted(files):
             if name.endswith(('.py', '.yml')):
                 path = osp.join(folder, name)
-                tree[osp.join('configs', osp.relpath(path, configs))] = ('file', path)
-    for family in sorted(os.listdir(configs)):
-        metafile = osp.join(configs, family, 'metafile.yml')
-        if not osp.isfile(metafile):
-            continue
-        for config in metafile_configs(metafile):
-            target = osp.relpath(osp.join(root, config), osp.join(configs, family))
-            if osp.dirname(target):  # not in the family's folder: reach it through a stub
-                stub = osp.join('configs', family, osp.basename(config))
-                tree[stub] = ('text', f"# written by setup.py: mmsola::{family}/ reaches {config}"
-                              f"\n_base_ = ['{target}']\n")
+                tree[osp.join('configs', osp.relpath(path, configs))] = path
     return tree
 
 
@@ -79,13 +55,10 @@ def write_mim_tree(dest, link):
         os.remove(dest)
     elif osp.isdir(dest):
         shutil.rmtree(dest)
-    for rel, (kind, what) in mim_tree().items():
+    for rel, what in mim_tree().items():
         path = osp.join(dest, rel)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        if kind == 'text':
-            with open(path, 'w') as f:
-                f.write(what)
-        elif link:
+        if link:
             os.symlink(osp.relpath(what, osp.dirname(path)), path)
         else:
             shutil.copyfile(what, path)

@@ -5,7 +5,7 @@
 # carry that colour across the image; the head adds no global context of its own (local convs,
 # no pyramid pooling, unlike the demo's UperNet). The harder variant (two markers, the object
 # takes the colour of the one with its orientation) is `make_far_cue_dataset.py --markers 2`.
-_base_ = ['../upernet_sola_t_ade20k.py']
+_base_ = ['../upernet/upernet_sola_t_ade20k.py']
 
 data_root = 'data/sola_far_cue'
 # mmsola.demo.far_cue.FAR_CUE_METAINFO (a test checks that they agree); the markers are

@@ -3,7 +3,7 @@
 # 128x128, 8 classes). Everything is the real UperNet-SoLA-T config except what must shrink to
 # train in minutes on 2 CPU cores: image size, a narrower and shallower backbone that keeps
 # global softmax blocks in stages 3 and 4, decoder width, batch, schedule, and no pretraining.
-_base_ = ['../upernet_sola_t_ade20k.py']
+_base_ = ['../upernet/upernet_sola_t_ade20k.py']
 
 data_root = 'data/sola_demo'
 # mmsola.demo.METAINFO (a test checks that they agree); label 0 in the PNGs is unlabelled.

@@ -1,7 +1,17 @@
 """Every config loads through mmsola's loader and carries the recipe of the spec (section 4)."""
 import pytest
 
-from tests.configs.helpers import CLS, CONFIG_DIR, DET, SEG, SHIPPED, arch_of, load
+from tests.configs.helpers import (
+    CLS,
+    CONFIG_DIR,
+    DET,
+    MLLA_FT,
+    SEG,
+    SHIPPED,
+    arch_of,
+    build_on_meta,
+    load,
+)
 
 pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
@@ -112,3 +122,17 @@ def test_imagenet_recipe(name):
     assert cfg.model.head.loss.type == 'LabelSmoothLoss'
     assert cfg.model.head.loss.label_smooth_val == 0.1
     assert 'EMAHook' in [h['type'] for h in cfg.custom_hooks]
+
+
+@pytest.mark.parametrize('name', SHIPPED + MLLA_FT)
+def test_the_top_level_name_is_its_family_config(name):
+    """``configs/<name>.py`` (the name the docs type) is a one-line config inheriting
+    ``configs/<family>/<name>.py``: the same model, data, schedule and hooks, built alike."""
+    family = CONFIG_DIR / ('sola' if name.startswith('sola_') else name.split('_sola_')[0])
+    top, own = load(name), load(family / name)
+    assert (CONFIG_DIR / name).read_text().count('\n') == 2  # a comment and the _base_ line
+    assert top.to_dict() == own.to_dict()
+    top_model, own_model = build_on_meta(top), build_on_meta(own)
+    assert type(top_model) is type(own_model)
+    assert {k: v.shape for k, v in top_model.state_dict().items()} == \
+        {k: v.shape for k, v in own_model.state_dict().items()}

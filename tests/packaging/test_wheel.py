@@ -3,8 +3,8 @@
 The repo is copied (the files an sdist is made from), made into an sdist (so MANIFEST.in must
 carry what setup.py needs), the sdist into a wheel, the wheel installed into a folder with
 ``pip --target``. A subprocess with only that folder on PYTHONPATH, outside the repo, then
-loads a user's configs that inherit ``mmsola::upernet/upernet_sola_t_ade20k.py`` or the flat
-``mmsola::upernet_sola_t_ade20k.py`` the way a downstream project would, and reads the model
+loads a user's configs that inherit ``mmsola::upernet/upernet_sola_t_ade20k.py`` (mmengine's
+``<package>::<folder>/<file>`` form) the way a downstream project would, and reads the model
 index and metafiles from the installed package.
 """
 import json
@@ -88,19 +88,16 @@ USER_CHECK = textwrap.dedent('''
             ('sola', 'sola_s_in1k.py', 'model = dict(num_classes=10)', 'mmpretrain'),
             ('mask_rcnn', 'mask_rcnn_sola_t_fpn_3x_coco.py', '', None)]:
         Path(f'my_{family}.py').write_text(f"_base_ = 'mmsola::{family}/{config}'\\n{extra}\\n")
-        Path(f'my_flat_{family}.py').write_text(f"_base_ = 'mmsola::{config}'\\n{extra}\\n")
         cfg = Config.fromfile(f'my_{family}.py')
         out[family] = dict(type=cfg.model.type, scope=cfg.default_scope,
                            arch=cfg.model.get('arch') or cfg.model.backbone.arch,
                            imports=cfg.custom_imports.imports)
-        try:  # the flat name: the same config, also through mmengine.hub.get_config
-            flat = Config.fromfile(f'my_flat_{family}.py')
-            out['flat_' + family] = dict(
-                same=(flat.model, flat.default_scope, flat.custom_hooks)
-                == (cfg.model, cfg.default_scope, cfg.custom_hooks),
-                get_config=get_config(f'mmsola::{config}').model.type)
-        except Exception as e:
-            out['flat_' + family] = dict(error=f'{type(e).__name__}: {e}')
+        out[family]['get_config'] = get_config(f'mmsola::{family}/{config}').model.type
+        try:  # mmengine 0.10 requires the folder
+            get_config(f'mmsola::{config}')
+            out[family]['flat'] = 'loaded'
+        except ValueError as e:
+            out[family]['flat'] = str(e)
         if registry:
             init_default_scope(cfg.default_scope)
             hooks = [HOOKS.build(h) for h in [*cfg.custom_hooks, cfg.default_hooks.checkpoint]]
@@ -118,10 +115,10 @@ USER_CHECK = textwrap.dedent('''
     for metafile in index['Import']:
         family = Path(metafile).parent.name
         for model in yaml.safe_load((mim / metafile).read_text())['Models']:
-            stub = mim / 'configs' / family / Path(model['Config']).name
             models.append(dict(name=model['Name'], family=family,
+                               config=model['Config'],
                                config_shipped=(mim / model['Config']).is_file(),
-                               reachable=stub.is_file(), params=model['Metadata']['Parameters'],
+                               params=model['Metadata']['Parameters'],
                                flops=model['Metadata']['FLOPs']))
     out['models'] = models
     # what `mim search mmsola` reads (openmim's load_metadata_from_local: modelindex's load of
@@ -180,16 +177,16 @@ def test_a_users_config_inherits_mmsola_configs(user_project):
     assert 'EMAHook' in sola['hooks'] and 'RNGStateHook' in sola['hooks']
     for built in (upernet, sola):  # the installed copy, not the repo's
         assert '/site/mmsola/models/' in built['backbone_file'], built['backbone_file']
-    assert seen['mask_rcnn'] == dict(type='MaskRCNN', arch='tiny', scope='mmdet',
-                                     imports=['mmsola'])
+    assert {k: seen['mask_rcnn'][k] for k in ('type', 'arch', 'scope', 'imports')} == \
+        dict(type='MaskRCNN', arch='tiny', scope='mmdet', imports=['mmsola'])
 
 
-def test_a_users_config_inherits_the_flat_names_too(user_project):
+def test_get_config_takes_the_folder_form_and_mmengine_refuses_the_flat_one(user_project):
     seen, _ = user_project
     for family, model_type in [('upernet', 'EncoderDecoder'), ('sola', 'SoLAVisionCls'),
                                ('mask_rcnn', 'MaskRCNN')]:
-        # mmsola::<file> loads what mmsola::<dir>/<file> does; and so does mmengine.hub.get_config
-        assert seen['flat_' + family] == dict(same=True, get_config=model_type), family
+        assert seen[family]['get_config'] == model_type, family
+        assert 'relative config path' in seen[family]['flat'], family
 
 
 def test_mmsola_scoped_parts_build_without_registry_warnings(user_project):
@@ -202,8 +199,9 @@ def test_the_installed_model_index_lists_every_config(user_project):
     models = user_project[0]['models']
     top_level = sorted(p.stem for p in (REPO_ROOT / 'configs').glob('*.py'))
     assert sorted(m['name'] for m in models) == top_level
-    for m in models:
-        assert m['config_shipped'] and m['reachable'], m
+    for m in models:  # each in its family's folder, shipped as it is
+        assert m['config'] == f"configs/{m['family']}/{m['name']}.py", m
+        assert m['config_shipped'], m
         assert m['params'] > 0 and m['flops'] > 0, m
 
 
