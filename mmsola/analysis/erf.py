@@ -38,6 +38,8 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 # ImageNet normalisation of mmpretrain / mmseg / mmdet configs (0-255 scale)
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
+# where the CPU demo (demo/ beside the package) builds its dataset
+DEMO_ROOT = 'data/sola_demo'
 
 FeatureFn = Callable[[torch.Tensor], Dict[Hashable, torch.Tensor]]
 
@@ -214,7 +216,8 @@ class ImageSource:
 
     Args:
         images: a folder of images (sorted by name, the first ``num_images``), ``'demo'``
-            (the validation images of mmsola's demo dataset, built at ``demo_root`` if absent)
+            (the validation images of the demo dataset at ``demo_root``, default
+            ``data/sola_demo``, which ``python -m demo.make_dataset`` builds)
             or None / ``'noise'`` (standard normal noise in the normalised space, one seeded
             draw per image).
         num_images: how many images (fewer if a folder holds fewer).
@@ -253,11 +256,12 @@ class ImageSource:
 
     @staticmethod
     def _demo_folder(root: Optional[str]) -> Path:
-        from mmsola.demo import DEFAULT_ROOT, ensure_demo_dataset, read_manifest
-        root = Path(root or DEFAULT_ROOT)
-        if read_manifest(root) is None:  # absent: build it with the demo's defaults
-            ensure_demo_dataset(root)
-        return root / 'images' / 'validation'
+        root = Path(root or DEMO_ROOT)
+        folder = root / 'images' / 'validation'
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--images demo: no demo dataset at {root}; build it from "
+                                    'the repository root with `python -m demo.make_dataset`')
+        return folder
 
     def __len__(self) -> int:
         return self.num
