@@ -17,10 +17,9 @@ ERF after each block of stages 3 and 4 costs one forward and one backward per bl
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
 The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
 checkpoints, :func:`load_weights` loads one into a backbone (built by
-:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` and :func:`write_csv` give
-its CSV (the pattern sweep's as well).
+:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` gives its CSV rows. The
+pattern sweep (:mod:`mmsola.analysis.pattern_sweep`) measures r(0.5) with the same functions.
 """
-import csv
 import math
 from pathlib import Path
 from typing import Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
@@ -296,8 +295,9 @@ def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
 def load_weights(backbone: SoLAVision, ckpt: dict, checkpoint: str) -> None:
     """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
     used when present) read from ``checkpoint``."""
+    from mmsola.checkpoint import state_dict_of
     from mmsola.models.backbones.pretrained import load_pretrained
-    keys = ckpt.get('state_dict', ckpt.get('model', ckpt))
+    keys = state_dict_of(ckpt, checkpoint)
     prefix = 'backbone.' if any(str(k).startswith('backbone.') for k in keys) else None
     load_pretrained(backbone, ckpt, prefix=prefix, name=checkpoint)
 
@@ -348,11 +348,3 @@ def result_rows(label: str, backbone: SoLAVision, maps: Dict, meta: Dict,
             row[f'side_{t:g}'] = side
         rows.append(row)
     return rows
-
-
-def write_csv(rows: Sequence[Dict[str, object]], path: Path) -> None:
-    """The rows as CSV, the columns those of the first row."""
-    with open(path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
