@@ -1,4 +1,4 @@
-"""Bad input to the analysis tools (erf, benchmark, get_flops, pattern_sweep,
+"""Bad input to the analysis tools (erf, inference_speed, get_flops, pattern_sweep,
 speed_vs_resolution): a damaged, empty, non-dict or hostile checkpoint; an output path that
 cannot be written; ``--cfg-options`` with a key the config lacks or a value of the wrong type;
 arguments that cannot work. The library check refuses each with a message that says what to
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mmsola.analysis.benchmark import run_benchmark
+from mmsola.analysis.inference_speed import measure_inference_speed
 from mmsola.analysis.erf import ImageSource, model_list, read_weights
 from mmsola.analysis.flops import report_config
 from mmsola.analysis.resolution_scaling import Settings
@@ -50,14 +50,14 @@ def refused(tool: str, argv, watched: Path, *words: str) -> str:
 # ------------------------------------------------------------------------------ checkpoints
 @pytest.mark.parametrize('kind', KINDS)
 def test_bad_checkpoint_is_refused_before_anything_runs(kind, broken):
-    """The checks erf.py and benchmark.py run on ``--checkpoint`` / CKPT."""
+    """The checks erf.py and inference_speed.py run on ``--checkpoint`` / CKPT."""
     folder, checkpoints = broken
     ckpt, words = checkpoints[kind]
     with pytest.raises(CheckpointError) as erf_error:
         read_weights([str(ckpt)])
-    with pytest.raises(CheckpointError) as benchmark_error:
-        run_benchmark(IN1K, str(ckpt), synthetic=True, warmup=0, repeats=1)
-    for message in (str(erf_error.value), str(benchmark_error.value)):
+    with pytest.raises(CheckpointError) as speed_error:
+        measure_inference_speed(IN1K, str(ckpt), synthetic=True, warmup=0, repeats=1)
+    for message in (str(erf_error.value), str(speed_error.value)):
         for word in (str(ckpt), *words):
             assert word in message, f'{word!r} not in:\n{message}'
     assert not hostile_ran(folder)
@@ -69,7 +69,7 @@ def test_bad_checkpoint_in_the_tools(broken, tmp_path):
     refused('erf', ['--checkpoint', ckpt, '--size', '32', '--num-images', '1', '--out-dir',
                     tmp_path / 'erf'], tmp_path, str(ckpt), *words)
     ckpt, words = checkpoints['hostile']
-    refused('benchmark', [IN1K, ckpt, '--synthetic', '--out', tmp_path / 'speed.json'],
+    refused('inference_speed', [IN1K, ckpt, '--synthetic', '--out', tmp_path / 'speed.json'],
             tmp_path, str(ckpt), *words)
     assert not hostile_ran(folder)
 
@@ -85,7 +85,7 @@ def test_output_path_that_cannot_be_created(tmp_path):
         check_writable(str(under), '--out-dir')
     assert all(word in str(error.value) for word in words), str(error.value)
     calls = [
-        ('benchmark', [IN1K, '--synthetic', '--out', under / 'speed.json']),
+        ('inference_speed', [IN1K, '--synthetic', '--out', under / 'speed.json']),
         ('erf', ['--out-dir', under]),
         ('pattern_sweep', ['--softmax-blocks', '1', '--out-dir', under]),
         ('speed_vs_resolution', ['--arch', 'tiny', '--out-dir', under]),
@@ -116,12 +116,12 @@ def test_bad_arguments_are_refused_before_building(tmp_path):
                                          )),
 ], ids=['unknown_key', 'wrong_type'])
 def test_cfg_options_checked(option, words, tmp_path):
-    """benchmark.py and get_flops.py load the config through the same check."""
-    with pytest.raises(ConfigError) as benchmark_error:
-        run_benchmark(IN1K, cfg_options=option, synthetic=True)
+    """inference_speed.py and get_flops.py load the config through the same check."""
+    with pytest.raises(ConfigError) as speed_error:
+        measure_inference_speed(IN1K, cfg_options=option, synthetic=True)
     with pytest.raises(ConfigError) as flops_error:
         report_config(IN1K, None, option)
-    for message in (str(benchmark_error.value), str(flops_error.value)):
+    for message in (str(speed_error.value), str(flops_error.value)):
         for word in words:
             assert word in message, f'{word!r} not in:\n{message}'
 

@@ -2,8 +2,8 @@
 """Inference speed of a config's whole model in images/s, on any device, on one or many
 processes.
 
-    python tools/analysis/benchmark.py configs/upernet_sola_t_ade20k.py [CKPT] [--device cuda]
-    torchrun --nproc_per_node 8 tools/analysis/benchmark.py CONFIG --launcher pytorch
+    python tools/analysis/inference_speed.py configs/upernet_sola_t_ade20k.py [CKPT] [--device cuda]
+    torchrun --nproc_per_node 8 tools/analysis/inference_speed.py CONFIG --launcher pytorch
 
 What is timed: ``model.test_step(batch)``, the whole model as the toolkit's test loop runs it:
 the data preprocessor (to the device, normalise, pad and stack), the network and the
@@ -20,8 +20,8 @@ depends on how many boxes random weights propose).
 
 Distributed (``--launcher pytorch|slurm|mpi``): each process measures on its own device (its
 own share of the dataset); rank 0 prints each rank and the sum, and writes ``--out``.
-The measuring lives in :mod:`mmsola.analysis.benchmark`. Exit status 0, or 2 with one
-``benchmark.py: error:`` line.
+The measuring lives in :mod:`mmsola.analysis.inference_speed`. Exit status 0, or 2 with one
+``inference_speed.py: error:`` line.
 """
 import argparse
 import json
@@ -30,7 +30,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmsola.analysis.benchmark import report, run_benchmark
+from mmsola.analysis.inference_speed import measure_inference_speed, report
 from mmsola.apis.cli import run_tool
 from mmsola.apis.launcher import add_launcher_args, export_local_rank
 from mmsola.utils import AtomicLocalBackend, check_writable
@@ -50,7 +50,7 @@ def _check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        prog='benchmark.py', description="Inference speed of a config's whole model in "
+        prog='inference_speed.py', description="Inference speed of a config's whole model in "
         'images/s, on any device, on one or many processes.')
     parser.add_argument('config', help='config file (configs/*.py)')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -82,11 +82,11 @@ def parse_args():
     return args
 
 
-def benchmark(args: argparse.Namespace) -> None:
+def inference_speed(args: argparse.Namespace) -> None:
     """Measure; on rank 0 print the report and write ``--out``."""
     if args.out:
         check_writable(args.out, '--out', folder=False)
-    result = run_benchmark(
+    result = measure_inference_speed(
         args.config, args.checkpoint, cfg_options=args.cfg_options, device=args.device,
         batch_size=args.batch_size, warmup=args.warmup, repeats=args.repeats,
         max_seconds=args.max_seconds, synthetic=args.synthetic, shape=args.shape, amp=args.amp,
@@ -101,7 +101,7 @@ def benchmark(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_args()
-    return run_tool('benchmark.py', lambda: benchmark(args))
+    return run_tool('inference_speed.py', lambda: inference_speed(args))
 
 
 if __name__ == '__main__':
