@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mmsola.analysis.inference_speed import measure_inference_speed
 from mmsola.analysis.erf import ImageSource, model_list, read_weights
 from mmsola.analysis.flops import report_config
+from mmsola.analysis.inference_speed import measure_inference_speed
 from mmsola.analysis.resolution_scaling import Settings
 from mmsola.apis import CheckpointError, ConfigError
 from mmsola.utils import OutputPathError, check_writable
