@@ -2,9 +2,10 @@
 # `make lint` runs ruff (requirements/lint.txt, put into the environment if missing; ruff.toml).
 # VENV puts the virtual environment elsewhere (default .venv); PYTEST_ARGS passes pytest options;
 # TEST_WORKERS sets how many processes share the test files (default 2, one per core of the CI
-# machine; 0 runs them in one process); DEMO_ARGS passes options of tools/demo/run_demo.py (e.g.
-# DEMO_ARGS='--seed 1'), STUDY_ARGS those of tools/analysis/pattern_study.py for
-# `make pattern-study` (e.g. STUDY_ARGS='--seeds 1').
+# machine; 0 runs them in one process); DEMO_ARGS passes options of demo/run_demo.py (e.g.
+# DEMO_ARGS='--seed 1'), STUDY_ARGS those of projects/pattern_study/pattern_study.py for
+# `make pattern-study` (e.g. STUDY_ARGS='--seeds 1'). Both run from the repository root, as
+# `python -m demo.run_demo` and `python -m projects.pattern_study.<script>`.
 VENV ?= .venv
 TEST_WORKERS ?= 2
 PYTHON := $(VENV)/bin/python
@@ -26,8 +27,9 @@ lint:
 	$(VENV)/bin/ruff check .
 
 demo: install
-	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)
+	$(PYTHON) -m demo.run_demo $(DEMO_ARGS)
 
 pattern-study: install
-	$(PYTHON) tools/demo/make_far_cue_dataset.py
-	$(PYTHON) tools/analysis/pattern_study.py configs/demo/fpn_sola_far_cue_demo.py $(STUDY_ARGS)
+	$(PYTHON) -m projects.pattern_study.make_far_cue_dataset
+	$(PYTHON) -m projects.pattern_study.pattern_study configs/demo/fpn_sola_far_cue_demo.py \
+	  $(STUDY_ARGS)

@@ -85,7 +85,8 @@ def main():
         description='SoLA-Vision backbones and a fused linear-attention op for OpenMMLab',
         long_description=open(osp.join(ROOT, 'README.md')).read(),
         long_description_content_type='text/markdown',
-        packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'benchmarks')),
+        # the library only: demo/, projects/, tools/, tests/ and benchmarks/ stay in the repo
+        packages=find_packages(include=('mmsola', 'mmsola.*')),
         cmdclass={'build_py': BuildPyWithMim},
         python_requires='>=3.9',
         install_requires=read_requirements('requirements/runtime.txt') + [requirement('mmengine')],

@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from mmsola.ops.linear_attention.benchmark import (
+from mmsola.ops.linear_attention.kernel_speed import (
     CPU_SHAPES,
     DTYPES,
     GPU_SHAPES,

@@ -24,7 +24,7 @@ from triton.testing import do_bench, do_bench_cudagraph
 
 from mmsola.ops import linear_attention
 from mmsola.ops.linear_attention import fused
-from mmsola.ops.linear_attention.benchmark import copy_bandwidth, grid_of
+from mmsola.ops.linear_attention.kernel_speed import copy_bandwidth, grid_of
 
 SHAPES = [(128, 2, 3136, 32), (2, 8, 32768, 64)]
 CANDIDATES = {  # (head dim, backward) -> (BLOCK_N, num_warps, num_stages) for bf16

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lay out WT for a "before" run of the record.sh scripts here: this commit's mmsola (git
 # archive HEAD) with mmsola/models and mmsola/ops of BEFORE in place of today's, so a run with
-# PYTHONPATH=WT uses today's measuring code (mmsola/analysis, mmsola/commands, ...) on the old
+# PYTHONPATH=WT uses today's measuring code (tools/analysis, mmsola/analysis, ...) on the old
 # model and op. Run from the repo root; WT is emptied first.
 #
 #   bash benchmarks/speed_vs_resolution/before_tree.sh BEFORE WT

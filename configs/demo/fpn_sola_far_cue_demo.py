@@ -1,15 +1,16 @@
-# The CPU default of tools/analysis/pattern_study.py: a small SoLA-Vision with a Semantic-FPN
-# head on the far-cue dataset of mmsola.demo.far_cue (data/sola_far_cue, built by
-# `python tools/demo/make_far_cue_dataset.py`: 2000 train / 200 val images, 64x64). The class
-# of the central grey bar is the colour of a marker bar near a corner, so the backbone must
-# carry that colour across the image; the head adds no global context of its own (local convs,
-# no pyramid pooling, unlike the demo's UperNet). The harder variant (two markers, the object
-# takes the colour of the one with its orientation) is `make_far_cue_dataset.py --markers 2`.
+# The CPU default of the pattern study (projects/pattern_study/): a small SoLA-Vision with a
+# Semantic-FPN head on the far-cue dataset (projects/pattern_study/far_cue.py; data/sola_far_cue,
+# built by `python -m projects.pattern_study.make_far_cue_dataset`: 2000 train / 200 val images,
+# 64x64). The class of the central grey bar is the colour of a marker bar near a corner, so the
+# backbone must carry that colour across the image; the head adds no global context of its own
+# (local convs, no pyramid pooling, unlike the demo's UperNet). The harder variant (two markers,
+# the object takes the colour of the one with its orientation) is `make_far_cue_dataset.py
+# --markers 2`.
 _base_ = ['../upernet/upernet_sola_t_ade20k.py']
 
 data_root = 'data/sola_far_cue'
-# mmsola.demo.far_cue.FAR_CUE_METAINFO (a test checks that they agree); the markers are
-# background
+# FAR_CUE_METAINFO of projects/pattern_study/far_cue.py (a test checks that they agree); the
+# markers are background
 metainfo = dict(
     classes=('background', 'red object', 'green object', 'blue object'),
     palette=[[120, 120, 120], [220, 40, 40], [40, 190, 60], [50, 80, 230]])
@@ -76,9 +77,9 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=50, max_keep_ckpts=1))  # every 50: a stopped run resumes
 
-# What tools/analysis/pattern_study.py runs for this config when given no patterns: all-linear;
-# the default hybrid; its two softmax blocks in stage 2 instead; 'H' blocks holding the same
-# softmax heads per stage as the hybrid; all-softmax. Three seeds each.
+# What projects/pattern_study/pattern_study.py runs for this config when given no patterns:
+# all-linear; the default hybrid; its two softmax blocks in stage 2 instead; 'H' blocks holding
+# the same softmax heads per stage as the hybrid; all-softmax. Three seeds each.
 pattern_study = dict(
     patterns=['L/LL/LLLL/LL', 'L/LL/LLLS/LS', 'L/SS/LLLL/LL', 'L/LL/LHLH/HH', 'S/SS/SSSS/SS'],
     seeds=3)

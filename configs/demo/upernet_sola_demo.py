@@ -1,12 +1,12 @@
-# The CPU demo (tools/demo/run_demo.py, `make demo`): UperNet-SoLA trained from scratch on the
-# synthetic ADE20K-layout dataset of mmsola.demo (data/sola_demo: 200 train / 50 val images,
+# The CPU demo (demo/run_demo.py, `make demo`): UperNet-SoLA trained from scratch on the
+# synthetic ADE20K-layout dataset of demo/ (data/sola_demo: 200 train / 50 val images,
 # 128x128, 8 classes). Everything is the real UperNet-SoLA-T config except what must shrink to
 # train in minutes on 2 CPU cores: image size, a narrower and shallower backbone that keeps
 # global softmax blocks in stages 3 and 4, decoder width, batch, schedule, and no pretraining.
 _base_ = ['../upernet/upernet_sola_t_ade20k.py']
 
 data_root = 'data/sola_demo'
-# mmsola.demo.METAINFO (a test checks that they agree); label 0 in the PNGs is unlabelled.
+# demo/classes.py, METAINFO (a test checks that they agree); label 0 in the PNGs is unlabelled.
 metainfo = dict(
     classes=('sky', 'grass', 'water', 'tree', 'house', 'rock', 'car', 'boat'),
     palette=[[110, 170, 250], [60, 180, 75], [0, 60, 170], [0, 100, 20], [170, 60, 200],

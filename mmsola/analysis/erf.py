@@ -17,10 +17,9 @@ ERF after each block of stages 3 and 4 costs one forward and one backward per bl
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
 The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
 checkpoints, :func:`load_weights` loads one into a backbone (built by
-:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` and :func:`write_csv` give
-its CSV (the pattern sweep's as well).
+:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` gives its CSV rows. The
+pattern sweep (:mod:`mmsola.analysis.pattern_sweep`) measures r(0.5) with the same functions.
 """
-import csv
 import math
 from pathlib import Path
 from typing import Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple
@@ -38,6 +37,8 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 # ImageNet normalisation of mmpretrain / mmseg / mmdet configs (0-255 scale)
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
+# where the CPU demo (demo/ beside the package) builds its dataset
+DEMO_ROOT = 'data/sola_demo'
 
 FeatureFn = Callable[[torch.Tensor], Dict[Hashable, torch.Tensor]]
 
@@ -214,7 +215,8 @@ class ImageSource:
 
     Args:
         images: a folder of images (sorted by name, the first ``num_images``), ``'demo'``
-            (the validation images of mmsola's demo dataset, built at ``demo_root`` if absent)
+            (the validation images of the demo dataset at ``demo_root``, default
+            ``data/sola_demo``, which ``python -m demo.make_dataset`` builds)
             or None / ``'noise'`` (standard normal noise in the normalised space, one seeded
             draw per image).
         num_images: how many images (fewer if a folder holds fewer).
@@ -253,11 +255,12 @@ class ImageSource:
 
     @staticmethod
     def _demo_folder(root: Optional[str]) -> Path:
-        from mmsola.demo import DEFAULT_ROOT, ensure_demo_dataset, read_manifest
-        root = Path(root or DEFAULT_ROOT)
-        if read_manifest(root) is None:  # absent: build it with the demo's defaults
-            ensure_demo_dataset(root)
-        return root / 'images' / 'validation'
+        root = Path(root or DEMO_ROOT)
+        folder = root / 'images' / 'validation'
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--images demo: no demo dataset at {root}; build it from "
+                                    'the repository root with `python -m demo.make_dataset`')
+        return folder
 
     def __len__(self) -> int:
         return self.num
@@ -292,8 +295,9 @@ def read_weights(checkpoints: Sequence[Optional[str]]) -> Dict[str, dict]:
 def load_weights(backbone: SoLAVision, ckpt: dict, checkpoint: str) -> None:
     """Load a backbone, classifier, segmentor or detector checkpoint (``backbone.`` keys are
     used when present) read from ``checkpoint``."""
+    from mmsola.checkpoint import state_dict_of
     from mmsola.models.backbones.pretrained import load_pretrained
-    keys = ckpt.get('state_dict', ckpt.get('model', ckpt))
+    keys = state_dict_of(ckpt, checkpoint)
     prefix = 'backbone.' if any(str(k).startswith('backbone.') for k in keys) else None
     load_pretrained(backbone, ckpt, prefix=prefix, name=checkpoint)
 
@@ -344,11 +348,3 @@ def result_rows(label: str, backbone: SoLAVision, maps: Dict, meta: Dict,
             row[f'side_{t:g}'] = side
         rows.append(row)
     return rows
-
-
-def write_csv(rows: Sequence[Dict[str, object]], path: Path) -> None:
-    """The rows as CSV, the columns those of the first row."""
-    with open(path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)

@@ -5,18 +5,34 @@ For every pattern, on the backbone alone at random init (seeded alike for every 
 (:mod:`mmsola.analysis.flops`, checked against the hand count), the eval-mode latency under
 ``torch.no_grad`` (:mod:`mmsola.analysis.timing`) and r(0.5) / r(0.2), the ERF area ratios of
 the last-stage map (:mod:`mmsola.analysis.erf`). :func:`sweep` measures a list of patterns,
-one progress line each. Which patterns: :func:`mmsola.analysis.patterns.collect_patterns`.
+one progress line each. Which patterns: :func:`sweep_patterns` (an arch's,
+:func:`mmsola.analysis.patterns.collect_patterns`).
 """
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
 from mmsola.analysis.erf import ImageSource, area_ratio, backbone_erf, final_point, normalise
 from mmsola.analysis.flops import report_backbone
+from mmsola.analysis.output import hms
+from mmsola.analysis.patterns import collect_patterns
 from mmsola.analysis.timing import synchronizer, time_callable
 from mmsola.apis.backbone import BackboneFactory
+
+
+def sweep_patterns(arch: str, patterns: Optional[Sequence[str]] = None,
+                   softmax_blocks: Optional[Sequence[int]] = None, stage: int = 3,
+                   base_pattern: Optional[str] = None) -> List[List[str]]:
+    """The explicit ``patterns`` followed by the rule's (``softmax_blocks`` 'S' blocks evenly
+    spaced in ``stage``, 1-based, of ``base_pattern``, default the arch's), without repeats.
+
+    Raises:
+        ValueError: a malformed pattern, a stage that does not exist, or nothing asked.
+    """
+    base = base_pattern or BackboneFactory(arch).default_pattern
+    return collect_patterns(patterns, base, softmax_blocks, stage)
 
 
 @dataclass
@@ -74,5 +90,5 @@ def sweep(patterns: Sequence[List[str]], images: ImageSource, env: Dict[str, obj
         r = rows[-1]
         print(f"[{i}/{len(patterns)}] {r['layer_pattern']}: {r['params_M']:.2f} M, "
               f"{r['flops_G']:.2f} G, {r['latency_ms']} ms, r(0.5)={r['r_0_5']:.4f}  "
-              f'(elapsed {spent:.0f} s, ETA {spent / i * (len(patterns) - i):.0f} s)')
+              f'(elapsed {hms(spent)}, ETA {hms(spent / i * (len(patterns) - i))})')
     return rows

@@ -3,7 +3,7 @@
 The rule puts k 'S' blocks into one stage (1-based, as in the paper) at the end of k equal
 runs of blocks and keeps the other stages as a base pattern: tiny's stage 3 with k = 2 gives
 LLLSLLLS, small's with k = 3 gives (LLLLLLS)x3. ``tools/analysis/pattern_sweep.py`` (cost)
-and ``tools/analysis/pattern_study.py`` (accuracy) share it. :func:`compare_patterns` gives
+and ``projects/pattern_study/`` (accuracy) share it. :func:`compare_patterns` gives
 a hybrid's all-linear and all-softmax siblings (the ERF and speed comparisons).
 """
 import argparse

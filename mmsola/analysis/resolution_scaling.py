@@ -14,10 +14,9 @@ The models are measured side by side (each point for every model in turn); ``tim
 and ``cpu_vs_ref`` divide by the reference model at the same point. A point predicted (from
 the smaller resolutions of the same series) to exceed the time budget or the free memory is
 skipped, and so are the larger ones; the row's ``status`` says so. One row per point
-(:data:`COLUMNS`), with the device, versions and settings in every row.
+(:data:`COLUMNS`, the CSV's header), with the device, versions and settings in every row.
 """
 import contextlib
-import csv
 import json
 import math
 import time
@@ -28,6 +27,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from torch import nn
 
+from mmsola.analysis.output import hms
 from mmsola.analysis.timing import (
     available_memory,
     environment_info,
@@ -232,8 +232,9 @@ def is_oom(e: BaseException) -> bool:
         "can't allocate memory" in text)
 
 
-class Runner:
-    """Measures one point at a time; holds the settings and the per-series models."""
+class PointMeasurer:
+    """Measures one point at a time (time and peak memory of one model, mode, batch and
+    resolution) with the settings' device, autocast and memory format."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -306,23 +307,23 @@ def skip_reason(series: Series, resolution: int, settings: Settings, device) -> 
     return ''
 
 
-def measure_point(series: Series, res: int, runner: Runner) -> dict:
+def measure_point(series: Series, res: int, measurer: PointMeasurer) -> dict:
     """The CSV row of one point of ``series`` (measured, skipped or out of memory)."""
-    settings = runner.settings
+    settings = measurer.settings
     row = dict(model=series.spec.name, description=series.spec.description,
                params_M=round(series.params / 1e6, 3), mode=series.mode, batch=series.batch,
                resolution=res)
-    row['status'] = skip_reason(series, res, settings, runner.device)
+    row['status'] = skip_reason(series, res, settings, measurer.device)
     if not row['status']:
         try:
-            result = runner.measure(series.model, series.mode, series.batch, res,
+            result = measurer.measure(series.model, series.mode, series.batch, res,
                                     series.optimizer)
         except Exception as e:  # noqa: BLE001  (an OOM goes into the row; others raise)
             if not is_oom(e):
                 raise
             row['status'] = f'oom: {str(e).splitlines()[0][:120]}'
             series.stopped = 'skipped: a smaller resolution ran out of memory'
-            _free(runner.device)
+            _free(measurer.device)
         else:
             row.update(status='ok', **_result_columns(result, series.batch))
             series.done.append(dict(resolution=res, **result))
@@ -342,7 +343,7 @@ def run(specs: Sequence[ModelSpec], settings: Settings,
     The models are measured side by side: for each (mode, batch) and resolution every model
     in turn, so a change in the machine's load between points affects all models alike.
     """
-    runner = Runner(settings)
+    measurer = PointMeasurer(settings)
     env = environment_info(settings.device)
     groups = [('infer', b) for b in settings.infer_batches] if 'infer' in settings.modes else []
     if 'train' in settings.modes:
@@ -355,19 +356,19 @@ def run(specs: Sequence[ModelSpec], settings: Settings,
     models = {}
     for spec in specs:
         torch.manual_seed(0)
-        models[spec.name] = runner.prepare(spec.build())
+        models[spec.name] = measurer.prepare(spec.build())
     progress = Progress(total)
     rows = []
     for mode, batch in groups:
         series = [Series(spec, mode, batch, models[spec.name]) for spec in specs]
         for res in resolutions:
             for s in series:
-                rows.append(measure_point(s, res, runner))
+                rows.append(measure_point(s, res, measurer))
                 log(progress.update() + _progress_line(rows[-1]))
         for s in series:
             s.optimizer = None
     del models
-    _free(runner.device)
+    _free(measurer.device)
     order = {spec.name: i for i, spec in enumerate(specs)}
     rows.sort(key=lambda r: order[r['model']])  # stable: groups and resolutions keep order
     add_ratios(rows, settings.reference or _default_reference(specs))
@@ -391,13 +392,7 @@ class Progress:
         self.done += 1
         elapsed = time.perf_counter() - self.start
         eta = elapsed / self.done * (self.total - self.done)
-        return f'[{self.done}/{self.total} {_hms(elapsed)} elapsed, ETA {_hms(eta)}] '
-
-
-def _hms(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f'{h}:{m:02d}:{s:02d}'
+        return f'[{self.done}/{self.total} {hms(elapsed)} elapsed, ETA {hms(eta)}] '
 
 
 def _free(device: torch.device) -> None:
@@ -439,16 +434,6 @@ def add_ratios(rows: List[dict], reference: str) -> None:
             base = ref.get((r['mode'], r['batch'], r['resolution']))
             r[ratio] = round(r[column] / base, 3) if base and r['status'] == 'ok' else ''
 
-
-
-def write_csv(rows: List[dict], path: Path) -> None:
-    """The rows as CSV with :data:`COLUMNS` (an unset column is empty)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction='ignore')
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row.get(k, '') for k in COLUMNS})
 
 
 def summary_tables(rows: List[dict]) -> str:

@@ -121,7 +121,9 @@ def test_image_sources(tmp_path):
 
 
 def test_demo_images(tmp_path):
-    from mmsola.demo import build_demo_dataset
+    from demo import build_demo_dataset
+    with pytest.raises(FileNotFoundError, match='python -m demo.make_dataset'):
+        ImageSource('demo', 2, 16, demo_root=str(tmp_path / 'demo'))
     root = build_demo_dataset(tmp_path / 'demo', num_train=3, num_val=3, image_size=32,
                               progress=False)
     src = ImageSource('demo', 2, 16, demo_root=str(root))

@@ -1,12 +1,12 @@
-"""tools/analysis/pattern_sweep.py (mmsola.commands.pattern_sweep over
-mmsola.analysis.pattern_sweep): the placement rule, and a CSV + cost plot per pattern."""
+"""tools/analysis/pattern_sweep.py over mmsola.analysis.pattern_sweep: the placement rule,
+the refused input, and a CSV + cost plot per pattern."""
 import csv
 import sys
 
 import pytest
 
+from mmsola.analysis.pattern_sweep import sweep_patterns
 from mmsola.analysis.patterns import evenly_spaced, rule_patterns
-from mmsola.commands import pattern_sweep as sweep
 from tests.tools.tool_runs import run_cli
 
 
@@ -22,22 +22,24 @@ def test_evenly_spaced_rule_gives_the_presets():
 
 
 def test_patterns_from_list_and_rule_without_repeats():
-    args = sweep.parse_args(['--patterns', 'LL/LLLL/LLLSLLLS/LLLS', '--softmax-blocks', '0',
-                             '2', '--stage', '3'])
-    assert sweep.sweep_patterns(args) == [['LL', 'LLLL', 'LLLSLLLS', 'LLLS'],
-                                          ['LL', 'LLLL', 'LLLLLLLL', 'LLLS']]
-    args = sweep.parse_args(['--softmax-blocks', '1', '--stage', '4',
-                             '--base-pattern', 'L/L/LL/LL'])
-    assert sweep.sweep_patterns(args) == [['L', 'L', 'LL', 'LS']]
+    assert sweep_patterns('tiny', ['LL/LLLL/LLLSLLLS/LLLS'], [0, 2], stage=3) == [
+        ['LL', 'LLLL', 'LLLSLLLS', 'LLLS'], ['LL', 'LLLL', 'LLLLLLLL', 'LLLS']]
+    assert sweep_patterns('tiny', softmax_blocks=[1], stage=4,
+                          base_pattern='L/L/LL/LL') == [['L', 'L', 'LL', 'LS']]
 
 
-def test_bad_input(capsys):
-    assert sweep.main([]) == 2
-    assert 'nothing to sweep' in capsys.readouterr().err
-    assert sweep.main(['--softmax-blocks', '1', '--stage', '5']) == 2
-    assert 'stages are numbered 1..4' in capsys.readouterr().err
-    assert sweep.main(['--patterns', 'L/L/X/L']) == 2
-    assert "invalid block kind 'X'" in capsys.readouterr().err
+def test_bad_input():
+    with pytest.raises(ValueError, match='nothing to sweep'):
+        sweep_patterns('tiny')
+    with pytest.raises(ValueError, match='stages are numbered 1..4'):
+        sweep_patterns('tiny', softmax_blocks=[1], stage=5)
+    with pytest.raises(ValueError, match="invalid block kind 'X'"):
+        sweep_patterns('tiny', ['L/L/X/L'])
+    # the tool as a process: one line, exit status 2
+    done = run_cli([sys.executable, 'tools/analysis/pattern_sweep.py'])
+    assert done.returncode == 2 and 'Traceback' not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        'pattern_sweep.py: error: nothing to sweep')
 
 
 def test_sweep_writes_costs_and_plot(tmp_path):

@@ -1,5 +1,5 @@
-"""mmsola.analysis.resolution_scaling, tools/analysis/speed_vs_resolution.py over it (through
-mmsola.commands.speed_vs_resolution), and the timing primitives it is built on."""
+"""mmsola.analysis.resolution_scaling, tools/analysis/speed_vs_resolution.py over it, and the
+timing primitives it is built on."""
 import csv
 import json
 import sys
@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from mmsola.analysis.output import write_csv
 from mmsola.analysis.resolution_scaling import (
     COLUMNS,
     Settings,
@@ -14,7 +15,6 @@ from mmsola.analysis.resolution_scaling import (
     predict,
     run,
     summary_tables,
-    write_csv,
 )
 from mmsola.analysis.timing import environment_info, fixed_threads, peak_memory, time_callable
 from tests.tools.tool_runs import run_cli
@@ -61,7 +61,7 @@ def test_points_over_the_time_budget_are_skipped_and_say_so(tmp_path):
                         repeats=1, time_budget=1e-6)
     with fixed_threads(1):
         rows = run(model_specs([TINY_ARCH, all_linear]), settings)
-    write_csv(rows, tmp_path / 'speed_vs_resolution.csv')
+    write_csv(rows, tmp_path / 'speed_vs_resolution.csv', COLUMNS)
     # measured side by side, written grouped by model
     assert [r['model'] for r in rows] == ['sola-custom0'] * 3 + ['sola-custom1'] * 3
     assert 'pattern=L/L/LL/L' in rows[3]['description']

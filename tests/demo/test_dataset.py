@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmsola.demo import (
+from demo import (
     CLASSES,
     METAINFO,
     build_demo_dataset,
@@ -15,7 +15,7 @@ from mmsola.demo import (
     read_manifest,
     verify_demo_dataset,
 )
-from mmsola.demo.synthetic_ade import MANIFEST
+from demo.synthetic_ade import MANIFEST
 from tests.paths import REPO_ROOT
 from tests.tools import tool_runs
 
@@ -81,7 +81,7 @@ def test_reuse_and_refusals(small_root, tmp_path):
 
 
 def test_failed_build_leaves_nothing(tmp_path, monkeypatch):
-    from mmsola.demo import synthetic_ade
+    from demo import synthetic_ade
 
     def broken(*args, **kwargs):
         raise RuntimeError('disk full')
@@ -120,8 +120,10 @@ def test_demo_config_names_the_dataset():
 
 
 def test_imports_stay_light():
-    """``import mmsola`` does not import the demo; the demo imports no plotting or toolkit."""
-    code = ('import sys, mmsola; assert "mmsola.demo" not in sys.modules; import mmsola.demo; '
+    """The demo is not in the package, and imports no plotting or toolkit."""
+    import mmsola
+    assert not (Path(mmsola.__file__).parent / 'demo').exists()
+    code = ('import sys, demo; '
             'print(sorted(m for m in ("matplotlib", "mmseg", "mmcv") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          cwd=REPO_ROOT, check=True).stdout
@@ -133,19 +135,20 @@ def test_make_dataset_refuses_a_folder_it_did_not_build(tmp_path):
     (tmp_path / 'mine.txt').write_text('the user\'s file')
     for extra, words in (([], 'exists; pass --force to replace it, or --verify to check it'),
                          (['--force'], 'is not a demo dataset (no manifest); not deleting it')):
-        status, stderr = tool_runs.main('demo/make_dataset', [tmp_path, *extra])
-        assert status == 2, stderr
-        assert stderr.strip().splitlines()[-1] == \
+        run = tool_runs.run_cli([sys.executable, '-m', 'demo.make_dataset', str(tmp_path),
+                                 *extra])
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.strip().splitlines()[-1] == \
             f'make_dataset.py: error: {tmp_path} {words}'
-        assert 'Traceback' not in stderr
+        assert 'Traceback' not in run.stderr
     assert (tmp_path / 'mine.txt').read_text() == 'the user\'s file'
 
 
 def test_make_dataset_tool_builds_the_dataset(small_root, tmp_path):
-    """tools/demo/make_dataset.py as a process: the same bytes as the library's build, and
+    """``python -m demo.make_dataset`` as a process: the same bytes as the library's build, and
     the table of class shares."""
     root = tmp_path / 'built'
-    run = tool_runs.run_cli([sys.executable, 'tools/demo/make_dataset.py', str(root), '--seed',
+    run = tool_runs.run_cli([sys.executable, '-m', 'demo.make_dataset', str(root), '--seed',
                              '0', '--num-train', '5', '--num-val', '3', '--image-size', '64'])
     assert run.returncode == 0, run.stderr
     assert tree_bytes(root) == tree_bytes(small_root)

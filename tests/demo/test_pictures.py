@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from mmsola.demo.evaluate import confusion_matrix, pick_samples
-from mmsola.demo.plots import colourise, read_scalars
+from demo.evaluate import confusion_matrix, pick_samples
+from demo.plots import colourise, read_scalars
 
 
 def sample(*classes):

@@ -1,7 +1,8 @@
 """The demo's whole path, shrunk to a few iterations: dataset, tools/train.py, mmseg's
 IoUMetric, metrics JSON, both PNGs, a checkpoint tools/test.py takes as is; and a rerun that
-keeps the dataset and the first run's outputs. The first run is tools/demo/run_demo.py as a
-process, the rerun its work in this process (mmsola.commands.run_demo.run: the metrics)."""
+keeps the dataset and the first run's outputs. The first run is ``python -m demo.run_demo`` as
+a process, the rerun the library's steps in this process (demo.pipeline.run_demo: the
+metrics)."""
 import json
 import sys
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmsola.commands import run_demo, test as test_command
-from mmsola.demo import CLASSES, read_manifest
+from demo import CLASSES, read_manifest
+from demo.pipeline import DemoSettings, run_demo
+from mmsola.commands import test as test_command
 from tests.tools.tool_runs import run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,13 +27,15 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('demo_run')
     argv = ['--data-root', str(tmp / 'data'), '--work-dir-root', str(tmp / 'work_dirs'),
             '--seed', '0', *SHRINK]
-    done = run_cli([sys.executable, 'tools/demo/run_demo.py', *argv])
+    done = run_cli([sys.executable, '-m', 'demo.run_demo', *argv])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     first_dir, = (tmp / 'work_dirs').iterdir()
     first = json.loads((first_dir / 'metrics.json').read_text())
     snapshot = {p: p.stat().st_mtime_ns for p in (tmp / 'data').rglob('*')}
     outputs = {p: p.read_bytes() for p in first_dir.iterdir() if p.is_file()}
-    second = run_demo.run(run_demo.parse_args(argv))
+    second = run_demo(DemoSettings(
+        data_root=str(tmp / 'data'), work_dir_root=str(tmp / 'work_dirs'), seed=0, num_train=4,
+        num_val=3, image_size=64, iters=2, batch_size=2, workers=0, num_vis=2))
     return dict(tmp=tmp, first=first, stdout=done.stdout, second=second, snapshot=snapshot,
                 outputs=outputs)
 

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 from mmsola.analysis import flops
-from mmsola.commands import get_flops
+from mmsola.apis import ConfigError
 from mmsola.models import SoLAVision
 from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli
@@ -110,9 +110,14 @@ def test_detector_config_counts_heads_on_fixed_proposals():
     assert min(r['by_module'][k] for k in ('neck', 'rpn_head')) > 0
 
 
-def test_bad_config_is_one_clear_error(capsys, tmp_path):
-    assert get_flops.main(['--config', str(tmp_path / 'nope.py')]) == 2
-    err = capsys.readouterr().err
-    assert 'nope.py' in err and 'does not exist' in err
-    with pytest.raises(SystemExit):
-        get_flops.main(['--arch', 'tiny', '--config', str(CONFIGS / 'sola_t_in1k.py')])
+def test_bad_config_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="nope.py' does not exist"):
+        flops.report_config(str(tmp_path / 'nope.py'))
+    tool = [sys.executable, 'tools/analysis/get_flops.py']
+    done = run_cli([*tool, '--config', str(tmp_path / 'nope.py')])
+    assert done.returncode == 2 and 'Traceback' not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith('get_flops.py: error: ') and 'nope.py' in line
+    assert 'does not exist' in line
+    done = run_cli([*tool, '--arch', 'tiny', '--config', str(CONFIGS / 'sola_t_in1k.py')])
+    assert done.returncode == 2 and 'not allowed with argument' in done.stderr

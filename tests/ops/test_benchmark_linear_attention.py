@@ -1,8 +1,8 @@
-"""The benchmark engine (mmsola.ops.linear_attention.benchmark) and one CPU run of
+"""The kernel speed engine (mmsola.ops.linear_attention.kernel_speed) and one CPU run of
 benchmarks/benchmark_linear_attention.py (tiny shape, torch paths), which writes its table."""
 import sys
 
-from mmsola.ops.linear_attention import benchmark
+from mmsola.ops.linear_attention import kernel_speed
 from tests.tools.tool_runs import run_cli
 
 
@@ -21,7 +21,7 @@ def test_benchmark_script_runs_on_cpu(tmp_path):
 
 
 def test_grid_of_is_the_most_square_grid():
-    assert benchmark.grid_of(3136) == (56, 56) and benchmark.grid_of(32768) == (128, 256)
+    assert kernel_speed.grid_of(3136) == (56, 56) and kernel_speed.grid_of(32768) == (128, 256)
 
 
 def test_benchmark_labels_the_work_split(monkeypatch):
@@ -30,7 +30,7 @@ def test_benchmark_labels_the_work_split(monkeypatch):
 
     from mmsola.ops.linear_attention import fused
     monkeypatch.setattr(fused, '_target_programs', lambda device: 2 * 132)
-    assert (benchmark.work_split((128, 2, 3136, 32), torch.bfloat16)
+    assert (kernel_speed.work_split((128, 2, 3136, 32), torch.bfloat16)
             == 'fwd: one pass, bwd: one pass')
-    assert (benchmark.work_split((2, 8, 32768, 64), torch.bfloat16)
+    assert (kernel_speed.work_split((2, 8, 32768, 64), torch.bfloat16)
             == 'fwd: 16 chunks, bwd: 16 chunks')

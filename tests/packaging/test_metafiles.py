@@ -67,7 +67,7 @@ def test_the_papers_numbers_are_labelled_and_are_the_family_readmes(name):
         for metric, value in result['Metrics'].items():
             assert metric.endswith('(paper)'), \
                 f'{name}: no mmsola checkpoint exists, so {metric!r} must be the paper\'s'
-            assert f"the paper's SoLA-Vision" in readme and f'**{value}' in readme, \
+            assert "the paper's SoLA-Vision" in readme and f'**{value}' in readme, \
                 f'{name}: {metric} {value} is not the README\'s paper number'
 
 

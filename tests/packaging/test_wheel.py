@@ -29,9 +29,10 @@ pytest.importorskip('mmpretrain')
 pytestmark = pytest.mark.slow  # about 20 s: sdist, wheel, install, configs of three toolkits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# what setup.py and MANIFEST.in read to make the sdist
+# what setup.py and MANIFEST.in read to make the sdist, and the folders beside the package that
+# must stay out of the wheel (the demo, the projects, the tools)
 SOURCES = ['setup.py', 'MANIFEST.in', 'README.md', 'LICENSE', 'model-index.yml', 'requirements',
-           'configs', 'mmsola']
+           'configs', 'mmsola', 'demo', 'projects', 'tools']
 
 
 def run(cmd, cwd, **kwargs):
@@ -151,6 +152,13 @@ def test_the_wheel_holds_the_configs_and_the_model_index(wheel_install):
     assert 'mmsola/.mim/model-index.yml' in names
     missing = shipped - names
     assert not missing, f'configs missing from the wheel: {sorted(missing)}'
+
+
+def test_the_wheel_holds_the_library_only(wheel_install):
+    """demo/ and projects/ are Python packages beside mmsola, not shipped with it."""
+    wheel, _ = wheel_install
+    tops = {n.split('/')[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith('.dist-info')} == {'mmsola'}, sorted(tops)
 
 
 def test_the_wheel_requires_the_supported_ranges(wheel_install):

@@ -1,4 +1,5 @@
-"""Bad input to every tool, in-process through its ``main()``: a damaged, empty, non-dict or
+"""Bad input to every tool, in-process through its ``main()`` (the analysis tools':
+tests/analysis/test_bad_input.py): a damaged, empty, non-dict or
 hostile checkpoint; an output path that cannot be written; ``--cfg-options`` with a key the
 config lacks or a value of the wrong type. Each ends with one message (``error: ...``), a
 exit status of 2 (every tool), no traceback, and nothing written.
@@ -75,9 +76,6 @@ def _checkpoint_calls(ckpt, imagenet, options, out: Path):
         ('train', [IN1K, '--resume', ckpt, *options], 2),
         ('test', [IN1K, ckpt, *options], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', out / 'infer'], 2),
-        ('analysis/benchmark', [IN1K, ckpt, '--synthetic', '--out', out / 'speed.json'], 2),
-        ('analysis/erf', ['--checkpoint', ckpt, '--size', '32', '--num-images', '1',
-                          '--out-dir', out / 'erf'], 2),
         ('model_converters/cls2backbone', [ckpt, out / 'backbone.pth'], 2),
         ('model_converters/publish_model', [ckpt, out / 'published.pth'], 2),
     ]
@@ -133,10 +131,6 @@ def test_output_path_that_cannot_be_created(broken, imagenet, tmp_path, capsys):
         ('test', [IN1K, ckpt, '--work-dir', under], 2),
         ('test', [IN1K, ckpt, '--work-dir', tmp_path / 'work', '--out', under / 'p.pkl'], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', under], 2),
-        ('analysis/benchmark', [IN1K, '--synthetic', '--out', under / 'speed.json'], 2),
-        ('analysis/erf', ['--out-dir', under], 2),
-        ('analysis/pattern_sweep', ['--softmax-blocks', '1', '--out-dir', under], 2),
-        ('analysis/speed_vs_resolution', ['--arch', 'tiny', '--out-dir', under], 2),
         ('deployment/export_onnx', ['--arch', 'tiny', '--shape', '64', '64', '--out',
                                     under / 'x.onnx'], 2),
         ('model_converters/cls2backbone', [ckpt, under / 'b.pth'], 2),
@@ -160,20 +154,6 @@ def test_work_dir_in_a_read_only_folder(tmp_path, capsys):
         locked.chmod(0o755)
 
 
-# --------------------------------------------------------------------------- other arguments
-def test_analysis_tools_refuse_bad_arguments_before_building(tmp_path, capsys):
-    out = tmp_path / 'out'
-    calls = [
-        ('analysis/erf', ['--images', tmp_path / 'nope', '--out-dir', out], ['does not exist'], 2),
-        ('analysis/erf', ['--compare', '--checkpoint', 'a.pth', 'b.pth', '--out-dir', out],
-         ['2 checkpoints for 3 models'], 2),
-        ('analysis/speed_vs_resolution', ['--compare', '--device', 'mps', '--out-dir', out],
-         ["'mps' is not supported"], 2),
-    ]
-    for name, argv, words, status in calls:
-        refused(name, argv, capsys, tmp_path, *words, status=status)
-
-
 # ----------------------------------------------------------------------------- cfg-options
 def _has_deploy_deps() -> bool:
     import importlib.util
@@ -187,8 +167,6 @@ def _cfg_option_calls(option: str, ckpt, image, out: Path):
         ('train', [IN1K, '--work-dir', out / 'work', '--cfg-options', option], 2),
         ('test', [IN1K, ckpt, '--work-dir', out / 'work', '--cfg-options', option], 2),
         ('infer', [IN1K, ckpt, image, '--out-dir', out / 'infer', '--cfg-options', option], 2),
-        ('analysis/benchmark', [IN1K, '--synthetic', '--cfg-options', option], 2),
-        ('analysis/get_flops', ['--config', IN1K, '--cfg-options', option], 2),
     ]
 
 

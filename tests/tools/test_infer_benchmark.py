@@ -1,6 +1,6 @@
 """tools/infer.py draws and saves predictions through the toolkits' own Inferencers;
-mmsola.analysis.benchmark (behind tools/analysis/benchmark.py) measures images/s on synthetic
-and on dataset inputs."""
+mmsola.analysis.inference_speed (behind tools/analysis/inference_speed.py) measures images/s
+on synthetic and on dataset inputs."""
 import argparse
 import json
 import sys
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmsola.analysis.benchmark import report, run_benchmark
+from mmsola.analysis.inference_speed import measure_inference_speed, report
 from mmsola.apis import CheckpointError
 from mmsola.commands import infer
 from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
@@ -179,7 +179,7 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
     result_file = tmp_path / 'speed.json'
     options = tiny_cfg_options(CLS_CONFIG, tmp_path / 'no_imagenet', img_size=32)
     run = run_cli(  # this checkout's mmsola
-        [sys.executable, 'tools/analysis/benchmark.py', CLS_CONFIG, str(data['cls_ckpt']),
+        [sys.executable, 'tools/analysis/inference_speed.py', CLS_CONFIG, str(data['cls_ckpt']),
          '--device', 'cpu', '--threads', '1', '--warmup', '1', '--repeats', '2',
          '--batch-size', '2', '--shape', '32', '48', '--out', str(result_file),
          '--cfg-options', *options])
@@ -196,7 +196,7 @@ def test_benchmark_synthetic_when_the_dataset_is_missing(data, tmp_path):
 
 
 def test_benchmark_on_the_dataset(data):
-    result = run_benchmark(SEG_CONFIG, str(data['seg_ckpt']), device='cpu', warmup=0,
+    result = measure_inference_speed(SEG_CONFIG, str(data['seg_ckpt']), device='cpu', warmup=0,
                            repeats=2, cfg_options=_parsed(data['seg_options']))
     assert not result['synthetic']
     assert 'the test dataset (ADE20KDataset, 2 batches' in result['inputs']
@@ -207,4 +207,4 @@ def test_benchmark_on_the_dataset(data):
 
 def test_benchmark_bad_checkpoint(data):
     with pytest.raises(CheckpointError, match='does not fit the model'):
-        run_benchmark(SEG_CONFIG, str(data['cls_ckpt']), synthetic=True)
+        measure_inference_speed(SEG_CONFIG, str(data['cls_ckpt']), synthetic=True)

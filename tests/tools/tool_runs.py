@@ -36,7 +36,8 @@ _RUN_IDS = itertools.count()
 
 
 def command(name: str) -> ModuleType:
-    """The command module of ``tools/<name>.py`` (``'analysis/erf'`` -> mmsola.commands.erf)."""
+    """The command module of ``tools/<name>.py`` (``'model_converters/mlla2sola'`` ->
+    mmsola.commands.mlla2sola)."""
     return importlib.import_module(f'mmsola.commands.{Path(name).name}')
 
 

@@ -16,9 +16,9 @@ PY=${PY:-.venv/bin/python}
 
 mkdir -p "$OUT"
 echo "start $(date -u +%FT%TZ) $(uptime)" >> "$OUT/load.txt"
-"$PY" tools/demo/make_far_cue_dataset.py
+"$PY" -m projects.pattern_study.make_far_cue_dataset
 start=$(date +%s)
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$PY" tools/analysis/pattern_study.py \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$PY" -m projects.pattern_study.pattern_study \
     configs/demo/fpn_sola_far_cue_demo.py --work-dir "$WORK" "$@"
 echo "end $(date -u +%FT%TZ) $(uptime); this call $(( $(date +%s) - start )) s" >> "$OUT/load.txt"
 cp "$WORK/study.csv" "$WORK/study.png" "$OUT/"

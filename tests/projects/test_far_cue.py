@@ -1,12 +1,19 @@
 """The far-cue dataset of the pattern study: the object's class is a far marker's colour;
-and tools/demo/make_far_cue_dataset.py, which builds it."""
+and python -m projects.pattern_study.make_far_cue_dataset, which builds it."""
 import sys
 
 import numpy as np
 import pytest
 
-from mmsola.demo.far_cue import COLOURS, ensure_far_cue_dataset, read_manifest, render_far_cue
+from projects.pattern_study.far_cue import (
+    COLOURS,
+    ensure_far_cue_dataset,
+    read_manifest,
+    render_far_cue,
+)
 from tests.tools import tool_runs
+
+MAKE_FAR_CUE = [sys.executable, '-m', 'projects.pattern_study.make_far_cue_dataset']
 
 
 def _vertical(mask: np.ndarray) -> bool:
@@ -58,18 +65,18 @@ def test_dataset_is_reused_and_other_settings_are_refused(tmp_path):
 
 def test_make_far_cue_dataset_tool_builds_then_refuses_other_settings(tmp_path):
     """The tool as a process builds the dataset and says what it holds; asked for other
-    settings on the same root (in-process), one error line and exit status 2."""
+    settings on the same root, one error line and exit status 2."""
     root = tmp_path / 'far_cue'
-    run = tool_runs.run_cli([sys.executable, 'tools/demo/make_far_cue_dataset.py', str(root),
-                             '--num-train', '3', '--num-val', '2', '--image-size', '32'])
+    run = tool_runs.run_cli([*MAKE_FAR_CUE, str(root), '--num-train', '3', '--num-val', '2',
+                             '--image-size', '32'])
     assert run.returncode == 0, run.stderr
     assert f'{root} (built): 3 train / 2 val images of 32x32, 1 marker(s)' in run.stdout
     assert read_manifest(root)['num_train'] == 3
     assert len(list((root / 'images' / 'training').iterdir())) == 3
-    status, stderr = tool_runs.main('demo/make_far_cue_dataset',
-                                    [root, '--num-train', '3', '--num-val', '2',
-                                     '--image-size', '32', '--markers', '2'])
-    assert status == 2
-    assert stderr.strip().splitlines()[-1].startswith(
+    again = tool_runs.run_cli([*MAKE_FAR_CUE, str(root), '--num-train', '3', '--num-val', '2',
+                               '--image-size', '32', '--markers', '2'])
+    assert again.returncode == 2
+    assert 'Traceback' not in again.stderr
+    assert again.stderr.strip().splitlines()[-1].startswith(
         f'make_far_cue_dataset.py: error: the dataset at {root} was built with other settings '
         '(markers: 1 there, 2 asked)')

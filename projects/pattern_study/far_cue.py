@@ -13,7 +13,8 @@ marker bars near the corners. The object's class is a marker's colour (red, gree
 
 Labels (ADE20K layout, ``reduce_zero_label=True``): 1 background and the markers (only the
 object is asked; mmseg's class-weighted loss cannot take ignored pixels), 2..4 the red / green
-/ blue object. Images are PNG, so the colours stay exact.
+/ blue object. Images are PNG, so the colours stay exact. Written the way the demo's dataset is
+(:func:`demo.synthetic_ade.build_atomically`: complete or absent, with a manifest of hashes).
 """
 from pathlib import Path
 from typing import Dict, Tuple, Union
@@ -21,7 +22,8 @@ from typing import Dict, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 
-from .synthetic_ade import MANIFEST, SPLITS, _sha256, build_atomically, read_manifest
+from demo.synthetic_ade import MANIFEST, SPLITS, build_atomically, read_manifest, sha256
+from demo.textures import smooth_noise
 
 FAR_CUE_ROOT = 'data/sola_far_cue'
 FAR_CUE_VERSION = 3  # 2: three shape markers (disc, square, triangle), a lookup by shape
@@ -77,7 +79,6 @@ def render_far_cue(rng: np.random.Generator, size: int,
 
 
 def _smooth(rng, size: int, cell: float) -> np.ndarray:
-    from .textures import smooth_noise
     return smooth_noise(rng, size, size, cell)
 
 
@@ -97,7 +98,7 @@ def _write(tmp: Path, seed: int, sizes: Dict[str, int], image_size: int,
             for sub, array in (('images', image), ('annotations', label)):
                 path = tmp / sub / split / f'{stem}.png'
                 Image.fromarray(array).save(path, format='PNG', compress_level=6)
-                hashes[path.relative_to(tmp).as_posix()] = _sha256(path)
+                hashes[path.relative_to(tmp).as_posix()] = sha256(path)
     return dict(generator=f'far_cue/{FAR_CUE_VERSION}', seed=seed, image_size=image_size,
                 markers=markers, num_train=sizes['training'], num_val=sizes['validation'],
                 classes=list(FAR_CUE_CLASSES), objects_per_class=counts, sha256=hashes)

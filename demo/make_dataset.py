@@ -1,39 +1,40 @@
-"""What ``tools/demo/make_dataset.py`` does: build (or check) the demo's synthetic
-ADE20K-layout dataset (``python tools/demo/make_dataset.py -h``).
+"""Build (or check) the demo's synthetic ADE20K-layout dataset.
 
-    python tools/demo/make_dataset.py                      # data/sola_demo, seed 0
-    python tools/demo/make_dataset.py --verify             # re-hash the files vs the manifest
-    python tools/demo/make_dataset.py out/ --seed 3 --num-train 400
+Run from the repository root::
+
+    python -m demo.make_dataset                      # data/sola_demo, seed 0
+    python -m demo.make_dataset --verify             # re-hash the files vs the manifest
+    python -m demo.make_dataset out/ --seed 3 --num-train 400
 
 Outdoor scenes: sky over grass or water, with trees, houses, rocks and vehicles; a vehicle is a
-car on grass and a boat on water, the same drawing otherwise (see mmsola/demo/scene.py).
-The same seed and sizes write byte-identical files; tools/demo/run_demo.py builds it on first
-use with the defaults. A folder at the root is replaced only with --force, and only if it is a
-demo dataset (one with a manifest).
+car on grass and a boat on water, the same drawing otherwise (demo/scene.py). The same seed
+and sizes write byte-identical files; ``python -m demo.run_demo`` builds it on first use with
+the defaults. A folder at the root is replaced only with --force, and only if it is a demo
+dataset (one with a manifest). Exit status 0, or 2 with one ``make_dataset.py: error:`` line.
 """
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
-from mmsola.apis.cli import run_tool
-from mmsola.demo import (
+from demo.synthetic_ade import (
     DEFAULT_ROOT,
     build_demo_dataset,
     describe_demo_dataset,
     read_manifest,
     verify_demo_dataset,
 )
+from mmsola.apis.cli import run_tool
 
-DESCRIPTION = "Build (or check) the demo's synthetic ADE20K-layout dataset."
 # bad input: a folder that is there, not a dataset, or changed files
 USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """``tools/demo/make_dataset.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None)."""
-    p = argparse.ArgumentParser(prog='make_dataset.py', description=DESCRIPTION,
+def parse_args():
+    p = argparse.ArgumentParser(prog='make_dataset.py',
+                                description="Build (or check) the demo's synthetic "
+                                'ADE20K-layout dataset.',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('root', nargs='?', default=DEFAULT_ROOT, help='dataset directory')
     p.add_argument('--seed', type=int, default=0)
@@ -44,17 +45,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='replace an existing demo dataset at root (one with a manifest)')
     p.add_argument('--verify', action='store_true',
                    help='only check the files at root against their recorded SHA-256')
-    return p.parse_args(argv)
+    return p.parse_args()
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Check (--verify) or build the dataset, then describe it; returns its root."""
+def make_dataset(args: argparse.Namespace) -> None:
+    """Check (--verify) or build the dataset, then describe it."""
     root = Path(args.root)
     if args.verify:
         verify_demo_dataset(root)
         print(f'{root}: every file matches its recorded SHA-256')
         print(describe_demo_dataset(root))
-        return root
+        return
     if root.exists():
         if not args.force:
             raise FileExistsError(f'{root} exists; pass --force to replace it, or --verify to '
@@ -66,11 +67,12 @@ def run(args: argparse.Namespace) -> Path:
     build_demo_dataset(root, args.seed, args.num_train, args.num_val, args.image_size)
     print(f'built in {time.time() - start:.1f} s')
     print(describe_demo_dataset(root))
-    return root
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """``tools/demo/make_dataset.py``: exit status 0, or 2 with one ``make_dataset.py: error:``
-    line."""
-    args = parse_args(argv)
-    return run_tool('make_dataset.py', lambda: run(args), USER_ERRORS)
+def main() -> int:
+    args = parse_args()
+    return run_tool('make_dataset.py', lambda: make_dataset(args), USER_ERRORS)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The demo's run (``tools/demo/run_demo.py``, ``make demo``): train UperNet-SoLA on CPU in
+"""The demo's run (``python -m demo.run_demo``, ``make demo``): train UperNet-SoLA on CPU in
 minutes and show what it learned.
 
 :func:`run_demo` does the four steps, printing each:
@@ -32,14 +32,14 @@ from .classes import METAINFO
 from .synthetic_ade import DEFAULT_ROOT, ensure_demo_dataset, read_manifest
 
 # the checkout's tools/train.py, which the demo runs as a child process
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = 'configs/demo/upernet_sola_demo.py'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 @dataclass
 class DemoSettings:
-    """One demo run: the options of tools/demo/run_demo.py (same names and defaults). The
+    """One demo run: the options of demo/run_demo.py (same names and defaults). The
     dataset settings count only when the dataset is built; the training ones left None keep
     the config's values (``seed`` None: a new random seed, kept in metrics.json)."""
     config: str = DEFAULT_CONFIG
@@ -139,7 +139,7 @@ def train(config: str, work_dir: Path, opts: Dict) -> Tuple[float, float]:
     cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), config, '--work-dir',
            str(work_dir), '--cfg-options', *format_options(opts)]
     print('  $ ' + ' '.join(shlex.quote(c) for c in cmd), flush=True)
-    # idle OpenMP threads sleep instead of spinning (tools/demo/run_demo.py says why); a
+    # idle OpenMP threads sleep instead of spinning (demo/run_demo.py says why); a
     # user's value wins
     env = dict(os.environ)
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')

@@ -1,8 +1,9 @@
-"""What ``tools/analysis/benchmark.py`` does: inference speed of a config's whole model in
-images/s, on any device, on one or many processes.
+#!/usr/bin/env python
+"""Inference speed of a config's whole model in images/s, on any device, on one or many
+processes.
 
-    python tools/analysis/benchmark.py configs/upernet_sola_t_ade20k.py [CKPT] [--device cuda]
-    torchrun --nproc_per_node 8 tools/analysis/benchmark.py CONFIG --launcher pytorch
+    python tools/analysis/inference_speed.py configs/upernet_sola_t_ade20k.py [CKPT] [--device cuda]
+    torchrun --nproc_per_node 8 tools/analysis/inference_speed.py CONFIG --launcher pytorch
 
 What is timed: ``model.test_step(batch)``, the whole model as the toolkit's test loop runs it:
 the data preprocessor (to the device, normalise, pad and stack), the network and the
@@ -19,14 +20,20 @@ depends on how many boxes random weights propose).
 
 Distributed (``--launcher pytorch|slurm|mpi``): each process measures on its own device (its
 own share of the dataset); rank 0 prints each rank and the sum, and writes ``--out``.
-The measuring lives in :mod:`mmsola.analysis.benchmark`.
+The measuring lives in :mod:`mmsola.analysis.inference_speed`. Exit status 0, or 2 with one
+``inference_speed.py: error:`` line.
 """
 import argparse
 import json
 import os.path as osp
-from typing import List, Optional
+import sys
 
+from mmengine.config import DictAction
+
+from mmsola.analysis.inference_speed import measure_inference_speed, report
+from mmsola.apis.cli import run_tool
 from mmsola.apis.launcher import add_launcher_args, export_local_rank
+from mmsola.utils import AtomicLocalBackend, check_writable
 
 
 def _check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -41,11 +48,9 @@ def _check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(f'--shape must be positive, got {args.shape}')
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """``benchmark.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None)."""
-    from mmengine.config import DictAction
+def parse_args():
     parser = argparse.ArgumentParser(
-        prog='benchmark.py', description="Inference speed of a config's whole model in "
+        prog='inference_speed.py', description="Inference speed of a config's whole model in "
         'images/s, on any device, on one or many processes.')
     parser.add_argument('config', help='config file (configs/*.py)')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -71,35 +76,33 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='config overrides, key=value (dotted keys)')
     add_launcher_args(parser, 'torchrun')
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     _check_counts(parser, args)
     export_local_rank(args)
     return args
 
 
-def run(args: argparse.Namespace) -> Optional[dict]:
-    """Measure, print the report and write ``--out`` on rank 0; returns the result there
-    (None on the other ranks)."""
-    from mmsola.analysis.benchmark import report, run_benchmark
-    from mmsola.utils import AtomicLocalBackend, check_writable
+def inference_speed(args: argparse.Namespace) -> None:
+    """Measure; on rank 0 print the report and write ``--out``."""
     if args.out:
         check_writable(args.out, '--out', folder=False)
-    result = run_benchmark(
+    result = measure_inference_speed(
         args.config, args.checkpoint, cfg_options=args.cfg_options, device=args.device,
         batch_size=args.batch_size, warmup=args.warmup, repeats=args.repeats,
         max_seconds=args.max_seconds, synthetic=args.synthetic, shape=args.shape, amp=args.amp,
         threads=args.threads, launcher=args.launcher)
     if result is None:  # not rank 0
-        return None
+        return
     print(report(result))
     if args.out:
         AtomicLocalBackend().put_text(json.dumps(result, indent=2), args.out)
         print(f'wrote {osp.abspath(args.out)}')
-    return result
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """``benchmark.py``: exit status 0, or 2 with one ``benchmark.py: error:`` line."""
-    args = parse_args(argv)
-    from mmsola.apis import run_tool
-    return run_tool('benchmark.py', lambda: run(args))
+def main() -> int:
+    args = parse_args()
+    return run_tool('inference_speed.py', lambda: inference_speed(args))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

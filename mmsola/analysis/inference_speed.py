@@ -1,4 +1,5 @@
-"""Inference speed of a config's whole model in images/s (behind ``tools/analysis/benchmark.py``).
+"""Inference speed of a config's whole model in images/s (behind
+``tools/analysis/inference_speed.py``).
 
 What is timed: ``model.test_step(batch)``, the whole model as the toolkit's test loop runs it:
 the data preprocessor (to the device, normalise, pad and stack), the network and the
@@ -12,7 +13,7 @@ is not timed): :func:`dataset_batches` from the config's test dataset, or
 only the file and annotation loading left out.
 
 Distributed: each process measures on its own device (its own share of the dataset);
-:func:`run_benchmark` gathers every rank's result on rank 0.
+:func:`measure_inference_speed` gathers every rank's result on rank 0.
 """
 import itertools
 from typing import Dict, List, Optional, Sequence
@@ -113,7 +114,7 @@ def setup_distributed(cfg, launcher: str) -> None:
 
 
 def report(result: Dict) -> str:
-    """The lines printed for a :func:`run_benchmark` result: what was timed, each rank's
+    """The lines printed for a :func:`measure_inference_speed` result: what was timed, each rank's
     images/s and their sum."""
     per_rank = result['per_rank']
     lines = [f"config: {result['config']}",
@@ -133,13 +134,13 @@ def report(result: Dict) -> str:
     return '\n'.join(lines)
 
 
-def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
+def measure_inference_speed(config: str, checkpoint: Optional[str] = None, *,
                   cfg_options: Optional[dict] = None, device: Optional[str] = None,
                   batch_size: Optional[int] = None, warmup: int = 5, repeats: int = 20,
                   max_seconds: Optional[float] = None, synthetic: bool = False,
                   shape: Optional[Sequence[int]] = None, amp: bool = False,
                   threads: Optional[int] = None, launcher: str = 'none') -> Optional[Dict]:
-    """Benchmark a config's model (random weights without ``checkpoint``).
+    """Images/s of a config's whole model (random weights without ``checkpoint``).
 
     Args:
         config, checkpoint, cfg_options: the model (``cfg_options`` as ``DictAction`` parses

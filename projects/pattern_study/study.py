@@ -14,11 +14,12 @@ config's test size. Layout of a study's work dir::
 A study started again skips every run with a ``result.json`` and resumes a run that has a
 checkpoint but no result from that checkpoint. Runs go seed by seed (every pattern once, then
 the next seed), so a study stopped early has all patterns at the first seeds.
+:func:`plan_study` checks everything before any training; :func:`run_study` trains, tests and
+tabulates; pattern_study.py beside this file is the command line (and draws study.png).
 """
 import copy
 import json
 import logging
-import math
 import numbers
 import statistics
 import time
@@ -29,7 +30,8 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.logging import MMLogger, print_log
 
-from mmsola.analysis.patterns import pattern_text, softmax_per_stage
+from mmsola.analysis.output import hms, write_csv
+from mmsola.analysis.patterns import collect_patterns, pattern_text, softmax_per_stage
 
 LOGGER = 'mmsola.pattern_study'
 RESULT = 'result.json'
@@ -225,48 +227,6 @@ def summarise(patterns: Sequence[Sequence[str]], runs: Sequence[Run], costs: Dic
     return rows
 
 
-def write_csv(rows: Sequence[Dict[str, object]], path: Path) -> None:
-    import csv
-    import io
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    from mmsola.utils import AtomicLocalBackend
-    AtomicLocalBackend().put_text(buf.getvalue(), path)
-
-
-def plot(rows: Sequence[Dict[str, object]], path: Path, title: str) -> None:
-    """The metric (mean, bars: min..max over seeds) against FLOPs and against latency, one
-    point per pattern, the Pareto front (higher metric at no more cost) joined in red."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), layout='constrained')
-    for ax, key, label in ((axes[0], 'flops_G', 'FLOPs (G, attention counted)'),
-                           (axes[1], 'latency_ms', 'latency (ms, batch 1, median)')):
-        xs = [r[key] for r in rows]
-        ys = [r['metric_mean'] for r in rows]
-        low = [r['metric_mean'] - r['metric_min'] for r in rows]
-        high = [r['metric_max'] - r['metric_mean'] for r in rows]
-        ax.errorbar(xs, ys, yerr=[low, high], fmt='o', color='tab:blue', ecolor='0.6',
-                    capsize=3, label='mean over seeds (bar: min..max)')
-        on = sorted((x, y) for x, y, r in zip(xs, ys, rows) if r[f'pareto_{key.split("_")[0]}'])
-        ax.plot([p[0] for p in on], [p[1] for p in on], '-', color='tab:red', lw=1.5,
-                marker='s', mfc='none', ms=10, label='Pareto front')
-        for r, x, y in zip(rows, xs, ys):
-            ax.annotate(r['layer_pattern'], (x, y), fontsize=7, xytext=(4, 4),
-                        textcoords='offset points')
-        ax.set_xlabel(label)
-        ax.set_ylabel(rows[0]['metric'])
-        ax.margins(x=0.25, y=0.15)
-        ax.grid(True, alpha=.3)
-        ax.legend(fontsize=8, loc='lower right')
-    fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _logger(work_dir: Path) -> MMLogger:
     name = f'{LOGGER}.{work_dir.resolve()}'
     if MMLogger.check_instance_created(name):
@@ -287,38 +247,52 @@ class Study:
     cfg_options: Optional[dict] = None
 
 
-def plan_study(config: str, patterns: Sequence[Sequence[str]], seeds: int, work_dir: str,
-               cfg_options: Optional[dict] = None) -> Study:
+def plan_study(config: str, patterns: Optional[Sequence[str]] = None,
+               seeds: Optional[int] = None, work_dir: Optional[str] = None,
+               cfg_options: Optional[dict] = None, softmax_blocks: Optional[Sequence[int]] = None,
+               stage: int = 3, base_pattern: Optional[str] = None) -> Study:
     """Load and check everything a study needs before any training.
 
     Args:
         config: an mmsola config with a SoLAVision backbone.
-        patterns: layer patterns (lists of per-stage strings).
-        seeds: runs per pattern, with seeds 0 .. seeds - 1.
-        work_dir: the study's folder.
+        patterns: layer patterns (``'L/LL/LLLS/LS'`` strings), then the rule's:
+            ``softmax_blocks`` 'S' blocks evenly spaced in ``stage`` (1-based) of
+            ``base_pattern`` (default: the config's pattern)
+            (:func:`mmsola.analysis.patterns.collect_patterns`). With neither, the config's
+            own ``pattern_study = dict(patterns=[...], seeds=N)``.
+        seeds: runs per pattern, with seeds 0 .. seeds - 1 (default: the config's, else 1).
+        work_dir: the study's folder (default: ``work_dirs/pattern_study_<config name>``).
         cfg_options: overrides merged into the config for every run (and the cost).
 
     Raises:
-        StudyError, ConfigError: what to change.
+        StudyError, ConfigError, DatasetNotFoundError, ValueError (a malformed pattern):
+            what to change.
     """
-    from mmsola.apis import load_config
+    from mmsola.apis import check_datasets, load_config
     cfg = load_config(config, cfg_options)
+    default = cfg.get('pattern_study') or {}
+    if patterns is None and not softmax_blocks:
+        patterns = default.get('patterns')
+    patterns = collect_patterns(patterns, base_pattern or config_pattern(cfg), softmax_blocks,
+                                stage)
+    seeds = seeds if seeds is not None else default.get('seeds', 1)
     if seeds < 1:
         raise StudyError(f'--seeds {seeds}: need at least one seed')
-    if not patterns:
-        raise StudyError('no patterns to study')
     config_pattern(cfg)
     check_patterns(cfg, patterns)
-    patterns = [list(p) for p in patterns]
-    return Study(config, cfg, patterns, plan_runs(patterns, range(seeds), Path(work_dir)),
-                 Path(work_dir), cfg_options)
+    if work_dir is None:
+        work_dir = str(Path('work_dirs') / f'pattern_study_{Path(config).stem}')
+    study = Study(config, cfg, patterns, plan_runs(patterns, range(seeds), Path(work_dir)),
+                  Path(work_dir), cfg_options)
+    check_datasets(study.cfg, ('train', 'test'))
+    return study
 
 
 def run_study(study: Study, launcher: str = 'none', metric: Optional[str] = None,
               max_runs: Optional[int] = None,
               latency_repeats: int = 5) -> Optional[Dict[str, object]]:
     """Train and test every run not finished yet, measure every pattern's cost, write
-    study.csv and study.png into the study's work dir.
+    study.csv into the study's work dir.
 
     Args:
         launcher: as tools/train.py's ``--launcher``.
@@ -326,8 +300,9 @@ def run_study(study: Study, launcher: str = 'none', metric: Optional[str] = None
         max_runs: train at most this many runs now (the rest on a later call).
 
     Returns:
-        dict with ``rows`` (study.csv's), ``csv``, ``png``, ``trained`` (runs trained now),
-        ``reused`` (finished before), ``pending`` (runs left); None on ranks other than 0.
+        dict with ``rows`` (study.csv's), ``csv``, ``title`` (what the rows are, for a
+        plot), ``trained`` (runs trained now), ``reused`` (finished before), ``pending``
+        (runs left); None on ranks other than 0.
     """
     runs, out = study.runs, study.work_dir
     logger = _logger(out)
@@ -342,7 +317,7 @@ def run_study(study: Study, launcher: str = 'none', metric: Optional[str] = None
     for run in todo:
         i = runs.index(run) + 1
         left = len(todo) - len(durations)
-        eta = (f', ETA of the {left} runs left {_hms(statistics.fmean(durations) * left)}'
+        eta = (f', ETA of the {left} runs left {hms(statistics.fmean(durations) * left)}'
                if durations else '')
         how = 'resuming' if (run.work_dir / 'last_checkpoint').is_file() else 'training'
         print_log(f'run {i} of {len(runs)}: {how} {run.name}{eta}', logger)
@@ -352,7 +327,7 @@ def run_study(study: Study, launcher: str = 'none', metric: Optional[str] = None
         if _is_main_process():
             _write_json(run.result_path, dict(layer_pattern=run.pattern, seed=run.seed,
                                               metrics=metrics, train_test_s=durations[-1]))
-        print_log(f'run {i} of {len(runs)} done in {_hms(durations[-1])}: {metrics}', logger)
+        print_log(f'run {i} of {len(runs)} done in {hms(durations[-1])}: {metrics}', logger)
     _barrier()
     if not _is_main_process():
         return None
@@ -371,23 +346,16 @@ def run_study(study: Study, launcher: str = 'none', metric: Optional[str] = None
     rows = summarise(study.patterns, runs, costs, name)
     write_csv(rows, out / 'study.csv')
     first = rows[0]
-    plot(rows, out / 'study.png',
-         f'{Path(study.config).name}: {name} on its test split after training, {seeds} '
-         f"seed(s) per pattern; cost at {first['test_size']} on {first['device']} "
-         f"({first['torch_threads']} threads)")
+    title = (f'{Path(study.config).name}: {name} on its test split after training, {seeds} '
+             f"seed(s) per pattern; cost at {first['test_size']} on {first['device']} "
+             f"({first['torch_threads']} threads)")
     pending = len(runs) - len(finished)
-    print_log(f'wrote {out / "study.csv"} and {out / "study.png"} ({len(finished)} of '
-              f'{len(runs)} runs finished)', logger,
-              level=logging.WARNING if pending else logging.INFO)
-    return dict(rows=rows, csv=out / 'study.csv', png=out / 'study.png', trained=len(todo),
+    print_log(f'wrote {out / "study.csv"} ({len(finished)} of {len(runs)} runs finished)',
+              logger, level=logging.WARNING if pending else logging.INFO)
+    return dict(rows=rows, csv=out / 'study.csv', title=title, trained=len(todo),
                 reused=reused, pending=pending)
 
 
 def _barrier() -> None:
     from mmengine.dist import barrier
     barrier()
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(math.ceil(seconds))
-    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'

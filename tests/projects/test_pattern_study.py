@@ -1,7 +1,8 @@
-"""tools/analysis/pattern_study.py (mmsola.commands.pattern_study over
-mmsola.analysis.pattern_study): a tiny two-pattern study writes its CSV and PNG, picks up where
-it stopped (finished runs reused, a half-finished one resumed from its checkpoint), and really
-trains different patterns."""
+"""The pattern study (projects/pattern_study: the study.py library, the pattern_study.py
+command line): a tiny two-pattern study writes its CSV and PNG, picks up where it stopped
+(finished runs reused, a half-finished one resumed from its checkpoint), and really trains
+different patterns; bad input is refused before any training."""
+import argparse
 import csv
 import json
 import sys
@@ -9,18 +10,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
-from mmsola.analysis.pattern_study import pareto_front
-from mmsola.commands import pattern_study as tool
-from mmsola.demo.far_cue import FAR_CUE_METAINFO, ensure_far_cue_dataset
+from mmsola.apis import DatasetNotFoundError
 from mmsola.utils import allow_mmengine_checkpoint_globals
+from projects.pattern_study.far_cue import FAR_CUE_METAINFO, ensure_far_cue_dataset
+from projects.pattern_study.study import StudyError, pareto_front, plan_study, run_study
 from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli
 
 pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/demo/fpn_sola_far_cue_demo.py'
+TOOL = [sys.executable, '-m', 'projects.pattern_study.pattern_study']
 LINEAR, HYBRID = 'L/LL/LLLL/LL', 'L/LL/LLLS/LS'
 COLUMNS = ['layer_pattern', 'softmax_per_stage', 'softmax_blocks', 'params_M', 'flops_G',
            'softmax_attn_G', 'latency_ms', 'latency_cpu_ms', 'test_size', 'device',
@@ -49,21 +51,30 @@ def shrink(data_root: Path):
 def study(tmp_path_factory, one_torch_thread):
     """A two-pattern, one-seed study stopped after its first run, then started again after
     its second run lost its result and final checkpoint (as if killed after iteration 1).
-    The last start is the tool as a user runs it (a fresh process), the others in-process."""
+    The last start is the tool as a user runs it (a fresh process), the others the library
+    in-process."""
     tmp = tmp_path_factory.mktemp('pattern_study')
     data_root, _ = ensure_far_cue_dataset(tmp / 'data', num_train=4, num_val=2, image_size=32)
     work = tmp / 'study'
     argv = [str(REPO_ROOT / CONFIG), '--patterns', LINEAR, HYBRID, '--work-dir', str(work),
             '--seeds', '1', '--latency-repeats', '1', '--cfg-options', *shrink(data_root)]
-    assert tool.main(argv + ['--max-runs', '1']) == 0
+    parser = argparse.ArgumentParser()  # the options parsed as the tool parses them
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg_options = parser.parse_args(['--cfg-options', *shrink(data_root)]).cfg_options
+
+    def start(max_runs=None):
+        study = plan_study(str(REPO_ROOT / CONFIG), [LINEAR, HYBRID], 1, str(work), cfg_options)
+        return run_study(study, max_runs=max_runs, latency_repeats=1)
+
+    assert start(max_runs=1)['pending'] == 1
     first_run = work / 'runs' / 'L-LL-LLLL-LL' / 'seed0'
     first_files = {p: p.stat().st_mtime_ns for p in first_run.rglob('*') if p.is_file()}
-    assert tool.main(argv) == 0
+    assert start()['pending'] == 0
     second_run = work / 'runs' / 'L-LL-LLLS-LS' / 'seed0'
     (second_run / 'result.json').unlink()
     (second_run / 'iter_2.pth').unlink()
     (second_run / 'last_checkpoint').write_text(str(second_run / 'iter_1.pth'))
-    done = run_cli([sys.executable, 'tools/analysis/pattern_study.py', *argv],
+    done = run_cli([*TOOL, *argv],
                    env=dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1'))
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"wrote {work / 'study.csv'} and {work / 'study.png'}; 0 run(s) pending" \
@@ -146,19 +157,33 @@ def test_demo_config_matches_the_dataset():
     assert cfg.model.decode_head.num_classes == len(FAR_CUE_METAINFO['classes'])
 
 
-def test_bad_input(tmp_path, capsys):
+def test_bad_input_is_refused_before_training(tmp_path):
+    """Every check of the plan raises what to change; nothing is trained or written."""
     config = str(REPO_ROOT / CONFIG)
-    assert tool.main([config, '--patterns', 'L/LL/LLXL/LS']) == 2
-    assert "invalid block kind 'X'" in capsys.readouterr().err
-    assert tool.main([str(REPO_ROOT / 'configs/upernet_sola_t_ade20k.py')]) == 2
-    assert 'nothing to sweep' in capsys.readouterr().err  # no patterns, none in the config
-    assert tool.main([config, '--patterns', 'L/LL/LLLL/LL', '--seeds', '0']) == 2
-    assert 'error: --seeds 0: need at least one seed' in capsys.readouterr().err
-    assert tool.main([config, '--patterns', 'H/LL/LLLL/LL']) == 2
-    assert "'H' block" in capsys.readouterr().err
-    assert tool.main([config, '--patterns', 'L/LL/LLLL/LL', '--cfg-options',
-                      f'train_dataloader.dataset.data_root={tmp_path}/none']) == 2
-    assert f'{tmp_path}/none' in capsys.readouterr().err
-    assert tool.main([str(REPO_ROOT / 'configs/sola_t_in1k.py'), '--patterns', 'L/L/L/L',
-                      '--cfg-options', 'model.backbone.type=ResNet']) == 2
-    assert 'not SoLAVision' in capsys.readouterr().err
+    work = str(tmp_path / 'work')
+    with pytest.raises(ValueError, match="invalid block kind 'X'"):
+        plan_study(config, ['L/LL/LLXL/LS'], work_dir=work)
+    with pytest.raises(ValueError, match='nothing to sweep'):  # no patterns, none in the config
+        plan_study(str(REPO_ROOT / 'configs/upernet_sola_t_ade20k.py'), work_dir=work)
+    with pytest.raises(StudyError, match='--seeds 0: need at least one seed'):
+        plan_study(config, ['L/LL/LLLL/LL'], 0, work)
+    with pytest.raises(StudyError, match="'H' block"):
+        plan_study(config, ['H/LL/LLLL/LL'], work_dir=work)
+    with pytest.raises(DatasetNotFoundError, match=f'{tmp_path}/none'):
+        plan_study(config, ['L/LL/LLLL/LL'], work_dir=work, cfg_options={
+            'train_dataloader.dataset.data_root': f'{tmp_path}/none'})
+    with pytest.raises(StudyError, match='not SoLAVision'):
+        plan_study(str(REPO_ROOT / 'configs/sola_t_in1k.py'), ['L/L/L/L'], work_dir=work,
+                   cfg_options={'model.backbone.type': 'ResNet'})
+    assert not (tmp_path / 'work').exists()
+
+
+def test_tool_reports_bad_input_in_one_line(tmp_path):
+    """The command line turns a refused plan into one ``pattern_study.py: error:`` line and
+    exit status 2, no traceback."""
+    done = run_cli([*TOOL, str(REPO_ROOT / CONFIG), '--patterns', 'L/LL/LLLL/LL', '--seeds', '0',
+                    '--work-dir', str(tmp_path / 'work')])
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == \
+        'pattern_study.py: error: --seeds 0: need at least one seed'
+    assert 'Traceback' not in done.stderr

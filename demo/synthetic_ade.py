@@ -45,7 +45,8 @@ def split_plan(seed: int, split: str, num: int):
             for i in range(num)]
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (the manifest's, and the far-cue dataset's)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -116,7 +117,7 @@ def _write_splits(tmp: Path, seed: int, sizes: Dict[str, int], image_size: int,
             Image.fromarray(image).save(img_path, format='JPEG', quality=95, subsampling=0)
             Image.fromarray(label).save(ann_path, format='PNG', compress_level=6)
             for path in (img_path, ann_path):
-                hashes[path.relative_to(tmp).as_posix()] = _sha256(path)
+                hashes[path.relative_to(tmp).as_posix()] = sha256(path)
             if bar is not None:
                 bar.update()
         missing = [c for c in CLASSES if counts[label_of(c)] == 0]
@@ -169,7 +170,7 @@ def verify_demo_dataset(root: Union[str, Path]) -> None:
     if manifest is None:
         raise FileNotFoundError(f'no {MANIFEST} in {root}: not a demo dataset')
     bad = [rel for rel, digest in manifest['sha256'].items()
-           if not (Path(root) / rel).is_file() or _sha256(Path(root) / rel) != digest]
+           if not (Path(root) / rel).is_file() or sha256(Path(root) / rel) != digest]
     if bad:
         raise ValueError(f'{len(bad)} file(s) of {root} are missing or changed, e.g. {bad[0]}; '
                          f'delete the directory to rebuild it')

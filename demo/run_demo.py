@@ -1,7 +1,9 @@
-"""What ``tools/demo/run_demo.py`` does: the mmsola demo, UperNet-SoLA trained on CPU in
-minutes, and what it learned (``python tools/demo/run_demo.py -h``).
+"""The mmsola demo: train UperNet-SoLA on CPU in minutes and show what it learned.
 
-    python tools/demo/run_demo.py            # what `make demo` runs
+Run from the repository root (``make demo`` does)::
+
+    python -m demo.run_demo
+    python -m demo.run_demo --seed 1 --iters 400 [--data-root DIR] [--work-dir-root DIR]
 
 1. builds the synthetic ADE20K-layout dataset at --data-root unless it is already there;
 2. trains configs/demo/upernet_sola_demo.py through tools/train.py in a new timestamped
@@ -13,18 +15,24 @@ minutes, and what it learned (``python tools/demo/run_demo.py -h``).
 
 A rerun reuses the dataset and gets a work dir of its own, so earlier runs are kept.
 --iters, --num-train and friends shrink the run (the tests use them). The steps are
-:func:`mmsola.demo.pipeline.run_demo`.
+:func:`demo.pipeline.run_demo`. Exit status 0; 2 with one ``run_demo.py: error:`` line for
+bad input, 1 with one if the training failed.
 """
-import argparse
-import sys
-from typing import Dict, List, Optional
+import os
 
-from mmengine.config import DictAction
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with other work, spinning
+# threads that wait for a descheduled peer made each training step up to 10x slower. Set
+# before torch loads (here and, inherited, in the training process); a user's value wins.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from mmsola.apis.cli import error_line, run_tool
-from mmsola.demo.pipeline import DemoSettings, TrainingFailed, run_demo
+import argparse  # noqa: E402
+import sys  # noqa: E402
 
-DESCRIPTION = 'The mmsola demo: train UperNet-SoLA on CPU in minutes and show what it learned.'
+from mmengine.config import DictAction  # noqa: E402
+
+from demo.pipeline import DemoSettings, TrainingFailed, run_demo  # noqa: E402
+from mmsola.apis.cli import error_line, run_tool  # noqa: E402
+
 # bad input: a dataset root holding something else, a config of another dataset or schedule;
 # a failed training is exit status 1 (its log says why)
 USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
@@ -37,12 +45,13 @@ def positive(text: str) -> int:
     return value
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """``tools/demo/run_demo.py``'s arguments (``sys.argv[1:]`` when ``argv`` is None): the
-    fields of :class:`DemoSettings`, with its defaults."""
+def parse_args():
+    """The fields of :class:`DemoSettings`, with its defaults."""
     d = DemoSettings()
-    p = argparse.ArgumentParser(prog='run_demo.py', description=DESCRIPTION,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog='run_demo.py', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description='The mmsola demo: train UperNet-SoLA on CPU in minutes and show what it '
+        'learned.')
     p.add_argument('--config', default=d.config, help='the demo config')
     p.add_argument('--data-root', default=d.data_root, help='where the dataset is (built)')
     p.add_argument('--work-dir-root', default=d.work_dir_root,
@@ -63,26 +72,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='more key=value overrides for the config, as tools/train.py takes')
     p.add_argument('--num-vis', type=positive, default=d.num_vis,
                    help='validation images in predictions.png')
-    return p.parse_args(argv)
+    return p.parse_args()
 
 
-def run(args: argparse.Namespace) -> Dict:
-    """The demo; returns what metrics.json holds. Raises :data:`USER_ERRORS` or
-    :class:`TrainingFailed`."""
-    return run_demo(DemoSettings(**vars(args)))
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``tools/demo/run_demo.py``: exit status 0; 2 with one ``run_demo.py: error:`` line for
-    bad input, 1 with one if the training failed."""
-    args = parse_args(argv)
+def main() -> int:
+    settings = DemoSettings(**vars(parse_args()))
 
     def work() -> int:
         try:
-            run(args)
+            run_demo(settings)
         except TrainingFailed as err:  # not the user's input: the training's log says why
             print(error_line('run_demo.py', err), file=sys.stderr)
             return 1
         return 0
 
     return run_tool('run_demo.py', work, USER_ERRORS)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

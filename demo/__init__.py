@@ -1,7 +1,9 @@
-"""The CPU demo: a synthetic ADE20K-layout dataset, its evaluation and its pictures.
+"""The CPU demo: a synthetic ADE20K-layout dataset, its training run, evaluation and pictures.
 
-Not imported by ``import mmsola``; ``tools/demo/`` uses it. Plotting (matplotlib) and the
-toolkits (mmseg) are imported only by the functions that need them.
+Beside the package, not in the wheel (as mmdet keeps its ``demo/``): run its scripts from the
+repository root, ``python -m demo.run_demo`` (``make demo``) and ``python -m
+demo.make_dataset``; README.md in this folder. Plotting (matplotlib) and the toolkits (mmseg)
+are imported only by the functions that need them.
 """
 from .classes import CLASSES, METAINFO, PALETTE
 from .synthetic_ade import (
