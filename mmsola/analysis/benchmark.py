@@ -106,7 +106,7 @@ def setup_distributed(cfg, launcher: str) -> None:
     config's ``env_cfg.dist_cfg`` through mmengine)."""
     from mmengine.dist import init_dist
 
-    from mmsola.apis import setup_launcher
+    from mmsola.launcher import setup_launcher
     setup_launcher(cfg, launcher)
     if launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(launcher, **dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {}))
@@ -168,7 +168,7 @@ def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
     import mmsola  # noqa: F401
     from mmsola.analysis.flops import test_input_shape
     from mmsola.analysis.timing import environment_info, fixed_threads
-    from mmsola.apis import (
+    from mmsola.checks import (
         DatasetNotFoundError,
         build_model,
         check_checkpoint,

@@ -17,7 +17,7 @@ ERF after each block of stages 3 and 4 costs one forward and one backward per bl
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
 The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
 checkpoints, :func:`load_weights` loads one into a backbone (built by
-:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` and :func:`write_csv` give
+:class:`mmsola.utils.backbone.BackboneFactory`); :func:`result_rows` and :func:`write_csv` give
 its CSV (the pattern sweep's as well).
 """
 import csv

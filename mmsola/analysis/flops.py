@@ -278,7 +278,7 @@ def report_config(config: str, shape: Optional[Sequence[int]] = None,
         (flops of each top-level part: backbone, neck, heads), ``attention`` (Counter
         softmax / linear) and ``note`` (what was counted).
     """
-    from mmsola.apis import build_model, load_config, toolkit_of
+    from mmsola.checks import build_model, load_config, toolkit_of
     cfg = load_config(config, cfg_options)
     toolkit = toolkit_of(cfg)
     shape = tuple(shape) if shape else test_input_shape(cfg)

@@ -16,7 +16,7 @@ import torch
 from mmsola.analysis.erf import ImageSource, area_ratio, backbone_erf, final_point, normalise
 from mmsola.analysis.flops import report_backbone
 from mmsola.analysis.timing import synchronizer, time_callable
-from mmsola.apis.backbone import BackboneFactory
+from mmsola.utils.backbone import BackboneFactory
 
 
 @dataclass

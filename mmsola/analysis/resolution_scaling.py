@@ -112,7 +112,7 @@ class Series:
 
 # ------------------------------------------------------------------------------------ models
 def sola_spec(name: str, arch, layer_pattern=None, attn_backend: str = 'auto') -> ModelSpec:
-    from mmsola.apis.backbone import BackboneFactory
+    from mmsola.utils.backbone import BackboneFactory
     factory = BackboneFactory(arch, out_indices=(0, 1, 2, 3), attn_backend=attn_backend)
 
     def build():
@@ -151,8 +151,8 @@ def sola_t_comparison(attn_backend: str = 'auto') -> List[ModelSpec]:
 
 def config_spec(path: str) -> ModelSpec:
     def build():
-        from mmsola.apis.backbone import model_backbone
-        from mmsola.apis.config import build_model, load_config
+        from mmsola.checks.config import build_model, load_config
+        from mmsola.utils.backbone import model_backbone
         return model_backbone(build_model(load_config(path)))
 
     return ModelSpec(Path(path).stem, f'backbone of {path}', build)

@@ -26,7 +26,7 @@ import json
 import os.path as osp
 from typing import List, Optional
 
-from mmsola.apis.launcher import add_launcher_args, export_local_rank
+from mmsola.launcher import add_launcher_args, export_local_rank
 
 
 def _check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -101,5 +101,8 @@ def run(args: argparse.Namespace) -> Optional[dict]:
 def main(argv: Optional[List[str]] = None) -> int:
     """``benchmark.py``: exit status 0, or 2 with one ``benchmark.py: error:`` line."""
     args = parse_args(argv)
-    from mmsola.apis import run_tool
-    return run_tool('benchmark.py', lambda: run(args))
+    from mmsola.cli import run_tool
+    from mmsola.errors import UserError
+    # bad arguments of the analysis tools are plain ValueErrors
+    return run_tool('benchmark.py', lambda: run(args),
+                    (UserError, ValueError, FileNotFoundError))

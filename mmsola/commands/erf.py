@@ -41,10 +41,11 @@ from mmsola.analysis.erf import (
     result_rows,
     write_csv,
 )
-from mmsola.apis.backbone import BackboneFactory
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
+from mmsola.errors import UserError
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
+from mmsola.utils.backbone import BackboneFactory
 from mmsola.utils.devices import default_device
 
 
@@ -186,5 +187,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, object]]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/analysis/erf.py``: exit status 0, or 2 with one ``erf.py: error:`` line."""
     args = parse_args(argv)
-    return run_tool('erf.py', lambda: run(args))
+    # bad arguments of the analysis tools are plain ValueErrors
+    return run_tool('erf.py', lambda: run(args),
+                    (UserError, ValueError, FileNotFoundError))
 

@@ -72,6 +72,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """``tools/analysis/get_flops.py``: exit status 0, or 2 with one ``get_flops.py: error:``
     line."""
     args = parse_args(argv)
-    from mmsola.apis import run_tool
-    return run_tool('get_flops.py', lambda: run(args))
+    from mmsola.cli import run_tool
+    from mmsola.errors import UserError
+    # bad arguments of the analysis tools are plain ValueErrors
+    return run_tool('get_flops.py', lambda: run(args),
+                    (UserError, ValueError, FileNotFoundError))
 

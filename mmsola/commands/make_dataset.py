@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from mmsola.demo import (
     DEFAULT_ROOT,
     build_demo_dataset,

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from mmsola.demo.far_cue import (
     FAR_CUE_ROOT,
     MARKER_COUNTS,

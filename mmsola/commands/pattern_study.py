@@ -36,18 +36,17 @@ from mmsola.analysis.pattern_study import (
     run_study,
 )
 from mmsola.analysis.patterns import add_pattern_args, collect_patterns
-from mmsola.apis import (
+from mmsola.checks import (
     CheckpointError,
     ConfigError,
     DatasetNotFoundError,
     LauncherError,
-    add_launcher_args,
     check_datasets,
-    export_local_rank,
     load_config,
-    setup_launcher,
 )
-from mmsola.apis.cli import UserError, run_tool
+from mmsola.cli import run_tool
+from mmsola.errors import UserError
+from mmsola.launcher import add_launcher_args, export_local_rank, setup_launcher
 
 # what the user can fix: before training, a bad pattern is a ValueError as well
 SETUP_ERRORS = (StudyError, ConfigError, DatasetNotFoundError, LauncherError, ValueError)

@@ -33,10 +33,11 @@ from mmsola.analysis.erf import ImageSource, write_csv
 from mmsola.analysis.pattern_sweep import SweepSettings, sweep
 from mmsola.analysis.patterns import add_pattern_args, collect_patterns
 from mmsola.analysis.timing import environment_info, fixed_threads
-from mmsola.apis.backbone import BackboneFactory
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
+from mmsola.errors import UserError
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
+from mmsola.utils.backbone import BackboneFactory
 from mmsola.utils.devices import default_device
 
 
@@ -139,4 +140,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/analysis/pattern_sweep.py``: exit status 0, or 2 with one ``pattern_sweep.py:
     error:`` line."""
     args = parse_args(argv)
-    return run_tool('pattern_sweep.py', lambda: run(args))
+    # bad arguments of the analysis tools are plain ValueErrors
+    return run_tool('pattern_sweep.py', lambda: run(args),
+                    (UserError, ValueError, FileNotFoundError))

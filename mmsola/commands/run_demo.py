@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 from mmengine.config import DictAction
 
-from mmsola.apis.cli import error_line, run_tool
+from mmsola.cli import error_line, run_tool
 from mmsola.demo.pipeline import DemoSettings, TrainingFailed, run_demo
 
 DESCRIPTION = 'The mmsola demo: train UperNet-SoLA on CPU in minutes and show what it learned.'

@@ -43,7 +43,8 @@ from mmsola.analysis.resolution_scaling import (
     write_csv,
 )
 from mmsola.analysis.timing import fixed_threads
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
+from mmsola.errors import UserError
 
 
 # ----------------------------------------------------------------------------------- output
@@ -171,5 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/analysis/speed_vs_resolution.py``: exit status 0, or 2 with one
     ``speed_vs_resolution.py: error:`` line."""
     args = parse_args(argv)
-    return run_tool('speed_vs_resolution.py', lambda: run(args))
+    # bad arguments of the analysis tools are plain ValueErrors
+    return run_tool('speed_vs_resolution.py', lambda: run(args),
+                    (UserError, ValueError, FileNotFoundError))
 

@@ -13,10 +13,11 @@ from typing import Iterable
 import torch
 
 from mmsola.checkpoint import FOREIGN_CONFIG_CLASSES, CheckpointError, read_checkpoint
+from mmsola.errors import UserError
 from mmsola.utils import AtomicLocalBackend
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """A checkpoint that cannot be converted; the message says why and what to do."""
 
 

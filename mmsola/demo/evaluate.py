@@ -41,7 +41,7 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
     """Run ``model`` over ``cfg.val_dataloader``'s dataset and score it.
 
     Args:
-        model: an mmseg segmentor in eval mode (e.g. from ``mmsola.apis.build_model`` and a
+        model: an mmseg segmentor in eval mode (e.g. from ``mmsola.checks.build_model`` and a
             loaded checkpoint).
         cfg: its config: the val dataset is scored (mmseg's IoUMetric, ignore index 255),
             the train dataset gives the most frequent class for the trivial predictor.

@@ -173,7 +173,7 @@ def prepare_dataset(settings: DemoSettings) -> Tuple[Path, bool, dict]:
 def demo_config(settings: DemoSettings, data_root: Path):
     """The config with the run's overrides merged; (config, overrides). Raises ValueError for
     a config that does not name the demo dataset's classes."""
-    from mmsola.apis import load_config
+    from mmsola.checks import load_config
     cfg = load_config(settings.config, settings.cfg_options)
     opts = run_overrides(cfg, settings, data_root.resolve())
     cfg.merge_from_dict(opts)
@@ -232,7 +232,7 @@ def score(cfg, work_dir: Path, num_vis: int):
     """The last checkpoint, its scores, the trivial predictor's, and samples to draw."""
     from mmengine.runner import load_checkpoint
 
-    from mmsola.apis import build_model
+    from mmsola.checks import build_model
     from .evaluate import evaluate_segmentor, find_checkpoint
     checkpoint = find_checkpoint(work_dir)
     model = build_model(cfg)
