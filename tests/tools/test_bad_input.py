@@ -233,10 +233,17 @@ def test_launcher_and_flag_problems(data, work_dir, monkeypatch):
     assert exit_info.value.code == 2
 
 
-def test_command_line_prints_one_message_and_exits_2(work_dir, tmp_path):
-    run = tool_runs.run_cli([sys.executable, 'tools/train.py', UPERNET,
+@pytest.mark.parametrize('tool, args, message', [
+    ('train', [], 'the training data of'),
+    ('test', ['iter_8.pth'], 'the test data of'),
+])
+def test_command_line_prints_one_message_and_exits_2(tool, args, message, work_dir, tmp_path):
+    before = tool_runs.snapshot(work_dir)
+    run = tool_runs.run_cli([sys.executable, f'tools/{tool}.py', UPERNET,
+                             *[str(work_dir / a) for a in args],
                              *_options(UPERNET, tmp_path / 'nowhere', work_dir)])
     assert run.returncode == 2
-    assert run.stderr.startswith('train.py: error: the training data of') or \
-        '\ntrain.py: error: the training data of' in run.stderr
+    assert run.stderr.startswith(f'{tool}.py: error: {message}') or \
+        f'\n{tool}.py: error: {message}' in run.stderr
     assert 'Traceback' not in run.stderr
+    assert tool_runs.snapshot(work_dir) == before
