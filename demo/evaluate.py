@@ -9,6 +9,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
+from mmsola.errors import InputNotFoundError
+
 
 def class_pixel_counts(dataset) -> np.ndarray:
     """Pixels per class over the ``gt_seg_map`` of every item of an mmseg dataset whose
@@ -41,7 +43,7 @@ def evaluate_segmentor(model, cfg, num_keep: int = 6,
     """Run ``model`` over ``cfg.val_dataloader``'s dataset and score it.
 
     Args:
-        model: an mmseg segmentor in eval mode (e.g. from ``mmsola.apis.build_model`` and a
+        model: an mmseg segmentor in eval mode (e.g. from ``mmsola.checks.build_model`` and a
             loaded checkpoint).
         cfg: its config: the val dataset is scored (mmseg's IoUMetric, ignore index 255),
             the train dataset gives the most frequent class for the trivial predictor.
@@ -116,6 +118,6 @@ def find_checkpoint(work_dir: Path) -> Path:
     """The checkpoint mmengine's CheckpointHook saved last in ``work_dir``."""
     pointer = Path(work_dir) / 'last_checkpoint'
     if not pointer.is_file():
-        raise FileNotFoundError(f'no last_checkpoint in {work_dir}: did training finish?')
+        raise InputNotFoundError(f'no last_checkpoint in {work_dir}: did training finish?')
     path = Path(pointer.read_text().strip())
     return path if path.is_absolute() or path.exists() else Path(work_dir) / path.name

@@ -25,7 +25,8 @@ from demo.synthetic_ade import (
     read_manifest,
     verify_demo_dataset,
 )
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
+from mmsola.errors import ArgumentError
 
 # bad input: a folder that is there, not a dataset, or changed files
 USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
@@ -61,7 +62,7 @@ def make_dataset(args: argparse.Namespace) -> None:
             raise FileExistsError(f'{root} exists; pass --force to replace it, or --verify to '
                                   'check it')
         if read_manifest(root) is None:
-            raise ValueError(f'{root} is not a demo dataset (no manifest); not deleting it')
+            raise ArgumentError(f'{root} is not a demo dataset (no manifest); not deleting it')
         shutil.rmtree(root)
     start = time.time()
     build_demo_dataset(root, args.seed, args.num_train, args.num_val, args.image_size)

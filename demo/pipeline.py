@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from mmsola.errors import ArgumentError
 from .classes import METAINFO
 from .synthetic_ade import DEFAULT_ROOT, ensure_demo_dataset, read_manifest
 
@@ -83,7 +84,7 @@ def _schedule_overrides(cfg, settings: DemoSettings) -> Dict:
     """``--iters``: the demo's schedule (LinearLR warm-up, then PolyLR) fitted to it."""
     scheds = cfg.param_scheduler
     if [s['type'] for s in scheds] != ['LinearLR', 'PolyLR']:
-        raise ValueError(f'--iters expects the demo schedule [LinearLR, PolyLR] in '
+        raise ArgumentError(f'--iters expects the demo schedule [LinearLR, PolyLR] in '
                          f'{settings.config}, found {[s["type"] for s in scheds]}')
     iters = settings.iters
     warmup = max(1, min(scheds[0]['end'], iters // 10))
@@ -173,12 +174,12 @@ def prepare_dataset(settings: DemoSettings) -> Tuple[Path, bool, dict]:
 def demo_config(settings: DemoSettings, data_root: Path):
     """The config with the run's overrides merged; (config, overrides). Raises ValueError for
     a config that does not name the demo dataset's classes."""
-    from mmsola.apis import load_config
+    from mmsola.checks import load_config
     cfg = load_config(settings.config, settings.cfg_options)
     opts = run_overrides(cfg, settings, data_root.resolve())
     cfg.merge_from_dict(opts)
     if tuple(cfg.val_dataloader.dataset.metainfo['classes']) != METAINFO['classes']:
-        raise ValueError(f'{settings.config} does not name the demo dataset\'s classes '
+        raise ArgumentError(f'{settings.config} does not name the demo dataset\'s classes '
                          f'{METAINFO["classes"]} in its dataset metainfo')
     return cfg, opts
 
@@ -232,7 +233,7 @@ def score(cfg, work_dir: Path, num_vis: int):
     """The last checkpoint, its scores, the trivial predictor's, and samples to draw."""
     from mmengine.runner import load_checkpoint
 
-    from mmsola.apis import build_model
+    from mmsola.checks import build_model
     from .evaluate import evaluate_segmentor, find_checkpoint
     checkpoint = find_checkpoint(work_dir)
     model = build_model(cfg)

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from mmsola.errors import ArgumentError
 from .classes import UNLABELLED_COLOUR
 
 
@@ -30,7 +31,7 @@ def read_scalars(path: Union[str, Path]) -> Dict[str, List]:
             if key in record:
                 series[key].append((int(record['step']), float(record[key])))
     if not series['loss']:
-        raise ValueError(f'{path} holds no training loss: was the run logged?')
+        raise ArgumentError(f'{path} holds no training loss: was the run logged?')
     return series
 
 
@@ -76,7 +77,7 @@ def plot_prediction_grid(samples: Sequence[Dict], classes: Sequence[str],
     from matplotlib.patches import Patch
     from PIL import Image
     if not samples:
-        raise ValueError('no samples to draw')
+        raise ArgumentError('no samples to draw')
     plt = _pyplot()
     rows = len(samples)
     height = 2.65 * rows + 1.1  # inches: rows of 2.3" images + titles, the legend, the title

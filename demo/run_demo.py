@@ -31,7 +31,7 @@ import sys  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 from demo.pipeline import DemoSettings, TrainingFailed, run_demo  # noqa: E402
-from mmsola.apis.cli import error_line, run_tool  # noqa: E402
+from mmsola.cli import error_line, run_tool  # noqa: E402
 
 # bad input: a dataset root holding something else, a config of another dataset or schedule;
 # a failed training is exit status 1 (its log says why)

@@ -9,6 +9,7 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
+from mmsola.errors import ArgumentError
 from . import textures
 from .classes import label_of
 
@@ -95,7 +96,7 @@ def render_scene(rng: np.random.Generator, size: int, scene: str,
         ``label_of(class)`` per pixel and 0 for unlabelled clutter.
     """
     if scene not in SCENES:
-        raise ValueError(f'scene must be one of {SCENES}, got {scene!r}')
+        raise ArgumentError(f'scene must be one of {SCENES}, got {scene!r}')
     cv = Canvas(size, size)
     for _ in range(max_tries):
         image, label, ok = _try_layout(rng, cv, scene, required)

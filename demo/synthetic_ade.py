@@ -21,6 +21,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 
+from mmsola.errors import ArgumentError, InputNotFoundError
 from .classes import CLASSES, label_of
 from .scene import OBJECTS, SCENES, render_scene
 
@@ -66,7 +67,7 @@ def build_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
     for name, value, low in (('num_train', num_train, MIN_IMAGES),
                              ('num_val', num_val, MIN_IMAGES), ('image_size', image_size, 32)):
         if int(value) != value or value < low:
-            raise ValueError(f'{name} must be an integer >= {low} (every class must fit in '
+            raise ArgumentError(f'{name} must be an integer >= {low} (every class must fit in '
                              f'each split), got {value!r}')
     return build_atomically(root, lambda tmp: _write_splits(
         tmp, seed, {'training': num_train, 'validation': num_val}, image_size, progress))
@@ -159,7 +160,7 @@ def ensure_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
     diff = {k: (manifest.get(k), v) for k, v in wanted.items() if manifest.get(k) != v}
     if diff:
         text = ', '.join(f'{k}: {old} there, {new} asked' for k, (old, new) in diff.items())
-        raise ValueError(f'the demo dataset at {root} was built with other settings ({text}); '
+        raise ArgumentError(f'the demo dataset at {root} was built with other settings ({text}); '
                          f'delete it to rebuild, or pass another data root')
     return root, False
 
@@ -168,11 +169,11 @@ def verify_demo_dataset(root: Union[str, Path]) -> None:
     """Check every file listed in the manifest against its SHA-256; raise on any mismatch."""
     manifest = read_manifest(root)
     if manifest is None:
-        raise FileNotFoundError(f'no {MANIFEST} in {root}: not a demo dataset')
+        raise InputNotFoundError(f'no {MANIFEST} in {root}: not a demo dataset')
     bad = [rel for rel, digest in manifest['sha256'].items()
            if not (Path(root) / rel).is_file() or sha256(Path(root) / rel) != digest]
     if bad:
-        raise ValueError(f'{len(bad)} file(s) of {root} are missing or changed, e.g. {bad[0]}; '
+        raise ArgumentError(f'{len(bad)} file(s) of {root} are missing or changed, e.g. {bad[0]}; '
                          f'delete the directory to rebuild it')
 
 

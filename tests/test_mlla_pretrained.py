@@ -15,10 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.apis.cli import run_tool
 from mmsola.checkpoint import CheckpointDownloadError, cache_path, register_download_host
 from mmsola.checkpoint.download import cache_file_name
-from mmsola.commands import mlla2sola
+from mmsola.cli import run_tool
 from mmsola.convert import ConversionError, convert_mlla_checkpoint
 from mmsola.convert.mlla_weights import IN1K, MASK_RCNN, PUBLISHED
 from mmsola.models import SoLAVision
@@ -30,7 +29,9 @@ from tests.models.test_mlla_parity import (
     dense_file,
 )
 from tests.tools.test_mlla2sola import _save_with_fake_yacs, training_file
+from tests.tools.tool_runs import load_tool
 
+mlla2sola = load_tool('model_converters/mlla2sola')
 PATTERN = ['L', 'L', 'LS', 'S']  # the fixture's depths (1, 1, 2, 1), two 'S' blocks
 
 
@@ -230,8 +231,8 @@ def test_offline_and_not_cached_says_where_the_file_goes_and_the_ways_out(
     assert url in err and str(torch_home / 'mllafixture.pth') in err
     assert 'copy the checkpoint there' in err and 'to a local file' in err
     assert not torch_home.exists() or os.listdir(torch_home) == []
-    from mmsola.commands.train import RUN_USER_ERRORS
-    assert issubclass(CheckpointDownloadError, RUN_USER_ERRORS)
+    from mmsola.errors import UserError
+    assert issubclass(CheckpointDownloadError, UserError)  # one line in every tool
 
 
 # ------------------------------------------------------- load_from (mmengine's loaders)
@@ -295,7 +296,7 @@ def test_the_table_names_readable_cache_files_for_mllas_urls():
 def test_tool_check_accepts_a_url_and_names_a_missing_local_path():
     from mmengine.config import Config
 
-    from mmsola.apis import CheckpointError, check_pretrained
+    from mmsola.checks import CheckpointError, check_pretrained
     init = dict(type='Pretrained', checkpoint=IN1K['tiny'].url, prefix='backbone.')
     cfg = Config(dict(model=dict(backbone=dict(type='SoLAVision', init_cfg=init))))
     check_pretrained(cfg)  # a URL is checked when it is fetched
@@ -312,7 +313,7 @@ def test_test_tool_check_accepts_mllas_mask_rcnn_file(pattern, tmp_path):
     its pre-run check compares the file as the load converts it (full-size MLLA-T key set,
     tests/tools/mlla_checkpoints.py), for the all-'L' pattern and the default hybrid one."""
     pytest.importorskip('mmdet')
-    from mmsola.apis import CheckpointError, check_checkpoint
+    from mmsola.checks import CheckpointError, check_checkpoint
     from tests.configs.helpers import load
     from tests.tools.mlla_checkpoints import (
         mlla_shapes,

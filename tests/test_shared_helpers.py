@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmsola.analysis.patterns import compare_patterns
-from mmsola.apis.backbone import BackboneFactory, model_backbone, set_layer_pattern
+from mmsola.utils.backbone import BackboneFactory, model_backbone, set_layer_pattern
 from mmsola.utils.dataset_wrappers import pipeline_dataset, unwrap_datasets
 from mmsola.utils.devices import check_device, choose_device, default_device
 

@@ -17,7 +17,7 @@ ERF after each block of stages 3 and 4 costs one forward and one backward per bl
 Images come from :class:`ImageSource`: a folder, the demo dataset, or random noise.
 The models (``tools/analysis/erf.py``): :func:`model_list` pairs layer patterns with
 checkpoints, :func:`load_weights` loads one into a backbone (built by
-:class:`mmsola.apis.backbone.BackboneFactory`); :func:`result_rows` gives its CSV rows. The
+:class:`mmsola.utils.backbone.BackboneFactory`); :func:`result_rows` gives its CSV rows. The
 pattern sweep (:mod:`mmsola.analysis.pattern_sweep`) measures r(0.5) with the same functions.
 """
 import math
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmsola.analysis.patterns import compare_patterns
+from mmsola.errors import ArgumentError, InputNotFoundError
 from mmsola.models import SoLAVision
 from mmsola.utils.image_files import check_image
 
@@ -102,7 +103,7 @@ def area_ratio(data: torch.Tensor, t: float) -> Tuple[int, float]:
     area as a share of H * W; ``(0, nan)`` if the total is 0.
     """
     if not 0 < t <= 1:
-        raise ValueError(f'threshold t must be in (0, 1], got {t}')
+        raise ArgumentError(f'threshold t must be in (0, 1], got {t}')
     h, w = data.shape
     total = float(data.sum())
     if total <= 0:
@@ -153,10 +154,10 @@ class BlockTaps:
 
     def __init__(self, backbone: nn.Module, points: Sequence[Tuple[int, int]]):
         if not points:
-            raise ValueError('no (stage, block) point to tap')
+            raise ArgumentError('no (stage, block) point to tap')
         for s, b in points:
             if not (0 <= s < len(backbone.stages) and 0 <= b < len(backbone.stages[s].blocks)):
-                raise ValueError(f'no block {b} in stage {s}: the depths are '
+                raise ArgumentError(f'no block {b} in stage {s}: the depths are '
                                  f'{[len(st.blocks) for st in backbone.stages]} (0-based)')
         self.backbone = backbone
         self.points = sorted(set(points))
@@ -227,7 +228,7 @@ class ImageSource:
     def __init__(self, images: Optional[str], num_images: int, size: int, seed: int = 0,
                  demo_root: Optional[str] = None):
         if num_images < 1 or size < 1:
-            raise ValueError(f'need num_images >= 1 and size >= 1, got {num_images}, {size}')
+            raise ArgumentError(f'need num_images >= 1 and size >= 1, got {num_images}, {size}')
         self.size, self.seed = size, seed
         self.files: Optional[List[Path]] = None
         if images in (None, 'noise'):
@@ -240,13 +241,13 @@ class ImageSource:
         else:
             folder = Path(images)
             if not folder.is_dir():
-                raise FileNotFoundError(f'image folder {images!r} does not exist; give a folder '
+                raise InputNotFoundError(f'image folder {images!r} does not exist; give a folder '
                                         "of images, 'demo' for the demo images, or nothing "
                                         'for random noise')
             what = f'images of {folder}'
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise FileNotFoundError(f'{folder} holds no image ({", ".join(IMAGE_SUFFIXES)})')
+            raise InputNotFoundError(f'{folder} holds no image ({", ".join(IMAGE_SUFFIXES)})')
         self.files = files[:num_images]
         for path in self.files:  # a broken file fails here, before any model runs
             check_image(str(path))
@@ -258,7 +259,7 @@ class ImageSource:
         root = Path(root or DEMO_ROOT)
         folder = root / 'images' / 'validation'
         if not folder.is_dir():
-            raise FileNotFoundError(f"--images demo: no demo dataset at {root}; build it from "
+            raise InputNotFoundError(f"--images demo: no demo dataset at {root}; build it from "
                                     'the repository root with `python -m demo.make_dataset`')
         return folder
 
@@ -325,7 +326,7 @@ def model_list(layer_patterns: Optional[Sequence[str]], compare: bool,
     if len(ckpts) == 1:
         ckpts = ckpts * len(models)
     if len(ckpts) != len(models):
-        raise ValueError(f'{len(ckpts)} checkpoints for {len(models)} models '
+        raise ArgumentError(f'{len(ckpts)} checkpoints for {len(models)} models '
                          f'({[m[0] for m in models]}): give one, or one per model in that '
                          "order ('none' for random init)")
     return [(label, p, None if c in (None, 'none') else c)

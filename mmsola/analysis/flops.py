@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from mmsola.errors import ArgumentError
 from mmsola.models import SoLAVision
 from mmsola.ops import LINEAR_ATTENTION_OP_NAME, linear_attention_flop_handle
 
@@ -198,7 +199,7 @@ def test_input_shape(cfg) -> Tuple[int, int]:
                 and transform.get('scale') is not None:
             shape = _hw(transform['scale'])
     if shape is None:
-        raise ValueError(f'{cfg.filename or "the config"}: its test pipeline fixes no input '
+        raise ArgumentError(f'{cfg.filename or "the config"}: its test pipeline fixes no input '
                          'size (no Resize with a scale, CenterCrop or Pad with a size); give '
                          'the size explicitly (get_flops.py --shape H W)')
     return shape
@@ -278,7 +279,7 @@ def report_config(config: str, shape: Optional[Sequence[int]] = None,
         (flops of each top-level part: backbone, neck, heads), ``attention`` (Counter
         softmax / linear) and ``note`` (what was counted).
     """
-    from mmsola.apis import build_model, load_config, toolkit_of
+    from mmsola.checks import build_model, load_config, toolkit_of
     cfg = load_config(config, cfg_options)
     toolkit = toolkit_of(cfg)
     shape = tuple(shape) if shape else test_input_shape(cfg)

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from mmsola.errors import ArgumentError
 from mmsola.utils.dataset_wrappers import pipeline_dataset
 from mmsola.utils.devices import choose_device
 
@@ -66,7 +67,7 @@ def dataset_batches(cfg, batch_size: int, count: int) -> List[object]:
         if len(batches) == count:
             break
     if not batches:
-        raise ValueError(f'the test dataset has fewer than --batch-size={batch_size} images '
+        raise ArgumentError(f'the test dataset has fewer than --batch-size={batch_size} images '
                          'for this process; lower --batch-size or use --synthetic')
     return batches
 
@@ -107,7 +108,7 @@ def setup_distributed(cfg, launcher: str) -> None:
     config's ``env_cfg.dist_cfg`` through mmengine)."""
     from mmengine.dist import init_dist
 
-    from mmsola.apis import setup_launcher
+    from mmsola.launcher import setup_launcher
     setup_launcher(cfg, launcher)
     if launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(launcher, **dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {}))
@@ -169,7 +170,7 @@ def measure_inference_speed(config: str, checkpoint: Optional[str] = None, *,
     import mmsola  # noqa: F401
     from mmsola.analysis.flops import test_input_shape
     from mmsola.analysis.timing import environment_info, fixed_threads
-    from mmsola.apis import (
+    from mmsola.checks import (
         DatasetNotFoundError,
         build_model,
         check_checkpoint,

@@ -19,7 +19,7 @@ from mmsola.analysis.flops import report_backbone
 from mmsola.analysis.output import hms
 from mmsola.analysis.patterns import collect_patterns
 from mmsola.analysis.timing import synchronizer, time_callable
-from mmsola.apis.backbone import BackboneFactory
+from mmsola.utils.backbone import BackboneFactory
 
 
 def sweep_patterns(arch: str, patterns: Optional[Sequence[str]] = None,

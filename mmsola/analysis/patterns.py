@@ -10,13 +10,14 @@ import argparse
 import math
 from typing import Dict, List, Optional, Sequence
 
+from mmsola.errors import ArgumentError
 from mmsola.models.backbones.layer_pattern import parse_layer_pattern
 
 
 def evenly_spaced(k: int, depth: int) -> List[int]:
     """Positions (0-based) of k blocks among ``depth``: the last block of each of k equal runs."""
     if not 0 <= k <= depth:
-        raise ValueError(f'cannot place {k} softmax blocks in a stage of {depth} blocks')
+        raise ArgumentError(f'cannot place {k} softmax blocks in a stage of {depth} blocks')
     return [math.floor((j + 1) * depth / k + 0.5) - 1 for j in range(k)]
 
 
@@ -60,14 +61,14 @@ def collect_patterns(explicit: Optional[Sequence[str]], base: Sequence[str],
     patterns = [parse_layer_pattern(p) for p in explicit or []]
     if counts:
         if not 1 <= stage <= len(base):
-            raise ValueError(f'--stage {stage}: stages are numbered 1..{len(base)}')
+            raise ArgumentError(f'--stage {stage}: stages are numbered 1..{len(base)}')
         patterns += rule_patterns(base, stage - 1, counts)
     unique = []
     for p in patterns:
         if p not in unique:
             unique.append(p)
     if not unique:
-        raise ValueError('nothing to sweep: give --patterns and/or --softmax-blocks')
+        raise ArgumentError('nothing to sweep: give --patterns and/or --softmax-blocks')
     return unique
 
 

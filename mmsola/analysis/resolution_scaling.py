@@ -35,6 +35,7 @@ from mmsola.analysis.timing import (
     synchronizer,
     time_callable,
 )
+from mmsola.errors import ArgumentError
 from mmsola.utils.devices import check_device
 
 DEFAULT_RESOLUTIONS = (224, 384, 512, 768, 1024, 1536, 2048)
@@ -68,17 +69,17 @@ class Settings:
 
     def __post_init__(self):
         if self.warmup < 0 or self.repeats < 1:
-            raise ValueError('--warmup must be >= 0 and --repeats >= 1')
+            raise ArgumentError('--warmup must be >= 0 and --repeats >= 1')
         if any(r < 32 for r in self.resolutions):
-            raise ValueError(f'--resolutions must be >= 32 (stride-32 backbones), got '
+            raise ArgumentError(f'--resolutions must be >= 32 (stride-32 backbones), got '
                              f'{list(self.resolutions)}')
         if self.train_batch < 1 or any(b < 1 for b in self.infer_batches or [1]):
-            raise ValueError('batch sizes must be >= 1')
+            raise ArgumentError('batch sizes must be >= 1')
         if not 0 < self.memory_fraction <= 1:
-            raise ValueError('--memory-fraction must be in (0, 1]')
+            raise ArgumentError('--memory-fraction must be in (0, 1]')
         unknown = set(self.modes) - {'infer', 'train'}
         if unknown:
-            raise ValueError(f"--modes: {sorted(unknown)}: use 'infer' and/or 'train'")
+            raise ArgumentError(f"--modes: {sorted(unknown)}: use 'infer' and/or 'train'")
         check_device(self.device)
         if self.infer_batches is None:
             self.infer_batches = [1, 64] if self.device.startswith('cuda') else [1, 8]
@@ -112,7 +113,7 @@ class Series:
 
 # ------------------------------------------------------------------------------------ models
 def sola_spec(name: str, arch, layer_pattern=None, attn_backend: str = 'auto') -> ModelSpec:
-    from mmsola.apis.backbone import BackboneFactory
+    from mmsola.utils.backbone import BackboneFactory
     factory = BackboneFactory(arch, out_indices=(0, 1, 2, 3), attn_backend=attn_backend)
 
     def build():
@@ -151,8 +152,8 @@ def sola_t_comparison(attn_backend: str = 'auto') -> List[ModelSpec]:
 
 def config_spec(path: str) -> ModelSpec:
     def build():
-        from mmsola.apis.backbone import model_backbone
-        from mmsola.apis.config import build_model, load_config
+        from mmsola.checks.config import build_model, load_config
+        from mmsola.utils.backbone import model_backbone
         return model_backbone(build_model(load_config(path)))
 
     return ModelSpec(Path(path).stem, f'backbone of {path}', build)
@@ -164,7 +165,7 @@ def parse_arch(text: str):
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
-            raise ValueError(f'--arch {text!r} is not valid JSON: {e}') from None
+            raise ArgumentError(f'--arch {text!r} is not valid JSON: {e}') from None
     return text
 
 
@@ -188,16 +189,16 @@ def model_specs(arch: Sequence[str] = (), layer_pattern: Optional[str] = None,
         specs.append(sola_spec(name, parsed, layer_pattern, attn_backend))
     for path in config or []:
         if not Path(path).is_file():
-            raise ValueError(f'--config {path!r} does not exist')
+            raise ArgumentError(f'--config {path!r} does not exist')
         specs.append(config_spec(path))
     if compare:
         specs += sola_t_comparison(attn_backend)
         specs.append(swin_spec())
     if not specs:
-        raise ValueError('nothing to measure: give --arch, --config or --compare')
+        raise ArgumentError('nothing to measure: give --arch, --config or --compare')
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
-        raise ValueError(f'model names must be unique, got {names}')
+        raise ArgumentError(f'model names must be unique, got {names}')
     return specs
 
 

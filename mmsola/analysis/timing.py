@@ -32,6 +32,7 @@ from typing import Callable, Dict, Iterator, Optional
 
 import torch
 
+from mmsola.errors import ArgumentError
 from mmsola.utils.devices import DeviceLike, check_device
 
 _PAGE_SIZE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
@@ -68,7 +69,7 @@ def time_callable(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5
         and ``warmup``.
     """
     if warmup < 0 or repeats < 1:
-        raise ValueError(f'need warmup >= 0 and repeats >= 1, got warmup={warmup}, '
+        raise ArgumentError(f'need warmup >= 0 and repeats >= 1, got warmup={warmup}, '
                          f'repeats={repeats}')
     sync = sync or (lambda: None)
     spent = 0.
@@ -268,7 +269,7 @@ def fixed_threads(num_threads: Optional[int]) -> Iterator[None]:
         yield
         return
     if not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f'the number of threads must be a positive int, got {num_threads!r}')
+        raise ArgumentError(f'the number of threads must be a positive int, got {num_threads!r}')
     before = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:

@@ -10,12 +10,13 @@ import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence
 
-from .config import init_toolkit, toolkit_of
+from mmsola.checks.config import init_toolkit, toolkit_of
+from mmsola.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-class InferError(ValueError):
+class InferError(UserError, ValueError):
     """Bad input to the tool; the message says what was wrong and how to fix it."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, Dict, Sequence
 
 import torch
 
+from mmsola.errors import UserError
 from .allow_list import inert_configs
 
 # How torch's weights-only unpickler names a refused global, e.g. "GLOBAL posix.system".
@@ -28,7 +29,7 @@ _REMOTE = re.compile(r'^[a-z][a-z0-9+.-]*://', re.IGNORECASE)
 _ZIP_MAGIC = b'PK\x03\x04'
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that is missing, unreadable, refused or does not fit the model; the
     message says which file, what is wrong with it and what to do."""
 

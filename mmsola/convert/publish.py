@@ -15,6 +15,7 @@ import torch
 
 from mmsola.checkpoint import read_checkpoint
 from mmsola.utils import AtomicLocalBackend, check_writable
+from .checkpoint_io import ConversionError
 
 KEEP = ('state_dict', 'meta')
 
@@ -44,15 +45,16 @@ def publish(src: str, out: str) -> dict:
         already there).
 
     Raises:
-        ValueError: ``src`` is missing or not a checkpoint with a ``state_dict``, or a
-            different file already has the published name.
+        CheckpointError, ConversionError: ``src`` is missing or not a checkpoint with a
+            ``state_dict``, or a different file already has the published name.
+        OutputPathError: ``out`` cannot be written.
     """
-    check_writable(out, 'OUT', folder=False)  # OutputPathError, a ValueError
-    ckpt = read_checkpoint(src, 'IN')  # CheckpointError (a ValueError) says what is wrong
+    check_writable(out, 'OUT', folder=False)
+    ckpt = read_checkpoint(src, 'IN')  # CheckpointError says what is wrong
     if not isinstance(ckpt.get('state_dict'), dict):
         found = list(ckpt)[:6]
-        raise ValueError(f'{src} has no state_dict (found {found}); give a checkpoint '
-                         'written by mmengine (tools/train.py)')
+        raise ConversionError(f'{src} has no state_dict (found {found}); give a '
+                              'checkpoint written by mmengine (tools/train.py)')
     slim = {k: ckpt[k] for k in KEEP if k in ckpt}
     buffer = io.BytesIO()
     torch.save(slim, buffer)
@@ -61,7 +63,7 @@ def publish(src: str, out: str) -> dict:
     path = published_name(out, digest)
     existed = osp.exists(path)
     if existed and sha256_of(path) != digest:
-        raise ValueError(f'{path} exists with other content; move it away first')
+        raise ConversionError(f'{path} exists with other content; move it away first')
     if not existed:
         AtomicLocalBackend().put(data, path)
     return dict(path=path, sha256=digest, kept=list(slim),

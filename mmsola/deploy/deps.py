@@ -4,12 +4,14 @@
 """
 from typing import Dict
 
+from mmsola.errors import UserError
+
 DEPLOY_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
 INSTALL_HINT = ('install them with: pip install "mmsola[deploy]" (or, in a source checkout, '
                 'pip install -e ".[deploy]"; `make test` installs them into .venv)')
 
 
-class MissingDeployDependency(ImportError):
+class MissingDeployDependency(UserError, ImportError):
     """One or more of onnx, onnxruntime, onnxscript cannot be imported."""
 
 

@@ -18,6 +18,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
+from mmsola.errors import UserError
 from .deps import require_deploy_deps
 
 # ONNX Runtime runs opset 20 since 1.17 (1.32 is pinned); it is also torch's default.
@@ -37,7 +38,7 @@ class OnnxMismatchError(RuntimeError):
     """ONNX Runtime's outputs differ from PyTorch's beyond the tolerance."""
 
 
-class NonStandardGraphError(RuntimeError):
+class NonStandardGraphError(UserError, RuntimeError):
     """The exported graph holds nodes or functions outside the standard ONNX domains."""
 
 

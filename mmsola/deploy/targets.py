@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmsola.errors import UserError
+
 DETECTOR_BLOCKERS = (
     "mmdet's two-stage detectors (Mask R-CNN) cannot be exported whole by torch's ONNX "
     'exporter: {reason}. Export the detector\'s backbone + FPN with --part features (one '
@@ -37,7 +39,7 @@ DETECTOR_REASON = (
     "cannot run on the exporter's fake tensors ('Cannot access data pointer of Tensor')")
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
     """A model that cannot be exported as asked; the message says what blocks it and what to do
     instead."""
 
@@ -167,7 +169,7 @@ def build_target(config: Optional[str] = None, arch: Optional[str] = None,
                          'not both and not neither')
     from .checkpoint import load_checkpoint_strict
     if arch is not None:
-        from mmsola.apis.backbone import BackboneFactory
+        from mmsola.utils.backbone import BackboneFactory
         backbone_args.setdefault('out_indices', (0, 1, 2, 3))
         layer_pattern = backbone_args.pop('layer_pattern', None)
         backbone = BackboneFactory(arch, **backbone_args).build(layer_pattern)
@@ -178,7 +180,7 @@ def build_target(config: Optional[str] = None, arch: Optional[str] = None,
             backbone.layer_pattern))
         return target, target.output_names, meta
 
-    from mmsola.apis.config import build_model, load_config, toolkit_of
+    from mmsola.checks.config import build_model, load_config, toolkit_of
     cfg = load_config(config, cfg_options)
     toolkit = toolkit_of(cfg)
     if toolkit == 'mmdet' and part == 'model':  # refuse before building the detector

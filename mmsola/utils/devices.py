@@ -3,7 +3,13 @@ from typing import Optional, Union
 
 import torch
 
+from mmsola.errors import UserError
+
 DeviceLike = Union[str, torch.device]
+
+
+class DeviceError(UserError, ValueError):
+    """A device that is not the CPU or an available GPU; the message says which to use."""
 
 
 def default_device() -> str:
@@ -12,17 +18,18 @@ def default_device() -> str:
 
 
 def check_device(device: DeviceLike) -> torch.device:
-    """``device`` as a torch.device; ValueError unless it is the CPU or an available GPU."""
+    """``device`` as a torch.device; :class:`DeviceError` unless it is the CPU or an
+    available GPU."""
     try:
         device = torch.device(device)
     except RuntimeError:  # torch's message lists every device type it knows
-        raise ValueError(f"device {str(device)!r} is not a device: use 'cpu' or 'cuda[:i]'") \
+        raise DeviceError(f"device {str(device)!r} is not a device: use 'cpu' or 'cuda[:i]'") \
             from None
     if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f"device {str(device)!r} is not supported: use 'cpu' or 'cuda[:i]'")
+        raise DeviceError(f"device {str(device)!r} is not supported: use 'cpu' or 'cuda[:i]'")
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {str(device)!r} was asked for but CUDA is not available; '
-                         "use --device cpu")
+        raise DeviceError(f'device {str(device)!r} was asked for but CUDA is not available; '
+                          "use --device cpu")
     return device
 
 

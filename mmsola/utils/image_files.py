@@ -6,13 +6,15 @@ Grayscale, RGBA, palette and 16-bit images are fine: the loaders convert them.
 """
 from typing import Tuple
 
+from mmsola.errors import UserError
+
 # Images smaller than this on a side are refused: one pixel of the backbone's stride-32 output
 # covers 32x32 input pixels, so a smaller image holds less than one output cell (a 1x1 file
 # is usually a placeholder or a tracking pixel, not a photo).
 MIN_IMAGE_SIDE = 32
 
 
-class ImageFileError(ValueError):
+class ImageFileError(UserError, ValueError):
     """An image file that cannot be used; the message names it and says why."""
 
 

@@ -8,9 +8,10 @@ import os
 import os.path as osp
 
 from mmsola.checkpoint.reading import is_remote
+from mmsola.errors import UserError
 
 
-class OutputPathError(ValueError):
+class OutputPathError(UserError, ValueError):
     """A place a tool cannot write to; the message names it and says why."""
 
 

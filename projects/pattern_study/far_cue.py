@@ -24,6 +24,7 @@ from mmengine.logging import print_log
 
 from demo.synthetic_ade import MANIFEST, SPLITS, build_atomically, read_manifest, sha256
 from demo.textures import smooth_noise
+from mmsola.errors import ArgumentError
 
 FAR_CUE_ROOT = 'data/sola_far_cue'
 FAR_CUE_VERSION = 3  # 2: three shape markers (disc, square, triangle), a lookup by shape
@@ -36,7 +37,7 @@ MARKER_COUNTS = (1, 2)
 
 def _check_markers(markers: int) -> None:
     if markers not in MARKER_COUNTS:
-        raise ValueError(f'markers must be one of {MARKER_COUNTS}, got {markers!r}')
+        raise ArgumentError(f'markers must be one of {MARKER_COUNTS}, got {markers!r}')
 
 
 def bar_mask(y: np.ndarray, x: np.ndarray, cy: float, cx: float, half_length: float,
@@ -113,7 +114,7 @@ def ensure_far_cue_dataset(root: Union[str, Path] = FAR_CUE_ROOT, seed: int = 0,
     for name, value, low in (('num_train', num_train, 1), ('num_val', num_val, 1),
                              ('image_size', image_size, 32)):
         if int(value) != value or value < low:
-            raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
+            raise ArgumentError(f'{name} must be an integer >= {low}, got {value!r}')
     _check_markers(markers)
     wanted = dict(generator=f'far_cue/{FAR_CUE_VERSION}', seed=seed, num_train=num_train,
                   num_val=num_val, image_size=image_size, markers=markers)
@@ -129,6 +130,6 @@ def ensure_far_cue_dataset(root: Union[str, Path] = FAR_CUE_ROOT, seed: int = 0,
     diff = {k: (manifest.get(k), v) for k, v in wanted.items() if manifest.get(k) != v}
     if diff:
         text = ', '.join(f'{k}: {old} there, {new} asked' for k, (old, new) in diff.items())
-        raise ValueError(f'the dataset at {root} was built with other settings ({text}); '
+        raise ArgumentError(f'the dataset at {root} was built with other settings ({text}); '
                          'delete it to rebuild, or pass another data root')
     return root, False

@@ -13,7 +13,7 @@ dataset already at the root with the same settings is reused; other settings are
 import argparse
 import sys
 
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from projects.pattern_study.far_cue import (
     FAR_CUE_ROOT,
     MARKER_COUNTS,

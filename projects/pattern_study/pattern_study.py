@@ -34,16 +34,10 @@ from mmengine.config import DictAction
 
 from mmsola.analysis.output import markdown_table
 from mmsola.analysis.patterns import add_pattern_args
-from mmsola.apis import (
-    CheckpointError,
-    ConfigError,
-    DatasetNotFoundError,
-    LauncherError,
-    add_launcher_args,
-    export_local_rank,
-    setup_launcher,
-)
-from mmsola.apis.cli import UserError, run_tool
+from mmsola.checks import CheckpointError, ConfigError, DatasetNotFoundError, LauncherError
+from mmsola.cli import run_tool
+from mmsola.errors import UserError
+from mmsola.launcher import add_launcher_args, export_local_rank, setup_launcher
 from projects.pattern_study.study import StudyError, plan_study, run_study
 
 # what the user can fix: before training, a bad pattern is a ValueError as well

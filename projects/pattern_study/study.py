@@ -107,7 +107,8 @@ def plan_runs(patterns: Sequence[Sequence[str]], seeds: Sequence[int],
 def run_config(cfg: Config, run: Run, launcher: str = 'none') -> Config:
     """``cfg`` for one run: its pattern, its seed, its work dir, own mmengine instance names,
     and resuming from the run's latest checkpoint when it has one."""
-    from mmsola.apis import resolve_resume, setup_launcher
+    from mmsola.checks import resolve_resume
+    from mmsola.launcher import setup_launcher
     cfg = copy.deepcopy(cfg)
     cfg.model.backbone.layer_pattern = list(run.pattern)
     randomness = dict(cfg.get('randomness') or {})
@@ -126,7 +127,7 @@ def run_config(cfg: Config, run: Run, launcher: str = 'none') -> Config:
 
 def train_and_test(cfg: Config) -> Dict[str, float]:
     """Train ``cfg`` with its Runner, then evaluate the trained model on the test split."""
-    from mmsola.apis import build_runner
+    from mmsola.launcher import build_runner
     runner = build_runner(cfg)
     runner.train()
     metrics = runner.test()
@@ -167,7 +168,7 @@ def measure_cost(config: str, cfg_options: Optional[dict], pattern: Sequence[str
 
     from mmsola.analysis.flops import report_config, tensor_mode_model
     from mmsola.analysis.timing import environment_info, synchronizer, time_callable
-    from mmsola.apis import build_model, load_config, toolkit_of
+    from mmsola.checks import build_model, load_config, toolkit_of
     options = dict(cfg_options or {})
     options['model.backbone.layer_pattern'] = list(pattern)
     counted = report_config(config, None, options)
@@ -268,7 +269,7 @@ def plan_study(config: str, patterns: Optional[Sequence[str]] = None,
         StudyError, ConfigError, DatasetNotFoundError, ValueError (a malformed pattern):
             what to change.
     """
-    from mmsola.apis import check_datasets, load_config
+    from mmsola.checks import check_datasets, load_config
     cfg = load_config(config, cfg_options)
     default = cfg.get('pattern_study') or {}
     if patterns is None and not softmax_blocks:

@@ -14,7 +14,7 @@ from mmsola.analysis.erf import ImageSource, model_list, read_weights
 from mmsola.analysis.flops import report_config
 from mmsola.analysis.inference_speed import measure_inference_speed
 from mmsola.analysis.resolution_scaling import Settings
-from mmsola.apis import CheckpointError, ConfigError
+from mmsola.checks import CheckpointError, ConfigError
 from mmsola.utils import OutputPathError, check_writable
 from tests.bad_files import bad_checkpoints, hostile_ran
 from tests.paths import REPO_ROOT

@@ -22,8 +22,8 @@ from mmsola.analysis.erf import (
     normalise,
     read_weights,
 )
-from mmsola.apis.backbone import BackboneFactory
 from mmsola.models import SoLAVision
+from mmsola.utils.backbone import BackboneFactory
 from tests.models.helpers import small_backbone
 from tests.tools.tool_runs import run_cli
 

@@ -54,7 +54,7 @@ def arch_of(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _load(path: str):
-    from mmsola.apis.config import load_config
+    from mmsola.checks.config import load_config
     return load_config(path)
 
 
@@ -69,7 +69,7 @@ def load(name_or_path) -> 'mmengine.Config':  # noqa: F821
 def build_on_meta(cfg):
     """``cfg.model`` built in its toolkit with every tensor on the meta device: shapes and
     parameter counts, no memory and no init time."""
-    from mmsola.apis.config import init_toolkit
+    from mmsola.checks.config import init_toolkit
     registry = init_toolkit(cfg)
     with torch.device('meta'):
         return registry.MODELS.build(cfg.model)

@@ -12,7 +12,7 @@ pytest.importorskip('mmpretrain')
 
 
 def _build(name):
-    from mmsola.apis.config import build_model
+    from mmsola.checks.config import build_model
     torch.manual_seed(0)
     return build_model(load(name))  # random init, eval mode; no checkpoint is read
 

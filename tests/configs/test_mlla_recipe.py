@@ -116,7 +116,7 @@ def _fake_checkpoint(path, shapes):
 
 @pytest.mark.parametrize('name', MLLA_FT[:1])  # S and B: the same check, other key sets
 def test_train_accepts_the_hybrid_conversion_and_refuses_an_all_linear_one(name, tmp_path):
-    from mmsola.apis import CheckpointError, check_checkpoint, model_shapes
+    from mmsola.checks import CheckpointError, check_checkpoint, model_shapes
     cfg = load(name)
     hybrid = _fake_checkpoint(tmp_path / 'hybrid.pth', model_shapes(cfg))
     check_checkpoint(cfg, hybrid, what='load_from')

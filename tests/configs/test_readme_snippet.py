@@ -36,7 +36,7 @@ def _run_once(model, scope):
 
 
 def test_readme_own_config_snippet_builds_and_runs(tmp_path):
-    from mmsola.apis.config import build_model, load_config, toolkit_of
+    from mmsola.checks.config import build_model, load_config, toolkit_of
 
     snippet = readme_snippet()
     path = tmp_path / 'my_config.py'

@@ -105,7 +105,7 @@ def test_changed_file_is_reported(small_root, tmp_path):
 
 
 def test_demo_config_names_the_dataset():
-    from mmsola.apis import load_config
+    from mmsola.checks import load_config
     cfg = load_config(str(REPO_ROOT / 'configs/demo/upernet_sola_demo.py'))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = cfg[loader].dataset

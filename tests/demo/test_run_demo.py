@@ -12,8 +12,7 @@ from PIL import Image
 
 from demo import CLASSES, read_manifest
 from demo.pipeline import DemoSettings, run_demo
-from mmsola.commands import test as test_command
-from tests.tools.tool_runs import run_cli
+from tests.tools.tool_runs import load_tool, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +81,8 @@ def test_checkpoint_works_in_tools_test(runs, tmp_path):
     """tools/test.py takes the run's dumped config and checkpoint as they are."""
     metrics = runs['first']
     work_dir = Path(metrics['metrics_file']).parent
-    scores = test_command.run(test_command.parse_args([
+    test_tool = load_tool('test')
+    scores = test_tool.test(test_tool.parse_args([
         str(work_dir / 'upernet_sola_demo.py'), metrics['checkpoint'], '--work-dir',
         str(tmp_path)]))
     assert scores['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)

@@ -1,4 +1,4 @@
-"""export_onnx.py's command line (mmsola.commands.export_onnx, in-process) on bad input and
+"""export_onnx.py's command line (tools/deployment/export_onnx.py, in-process) on bad input and
 missing optional dependencies, and the export wrappers' outputs against the toolkits' own
 inference (no ONNX export here: these tests are fast)."""
 import builtins
@@ -17,8 +17,8 @@ DEPLOY_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
 @pytest.fixture(scope='module')
 def tool():
     """tools/deployment/export_onnx.py's command line (parse_args, main), in this process."""
-    from mmsola.commands import export_onnx
-    return export_onnx
+    from tests.tools.tool_runs import load_tool
+    return load_tool('deployment/export_onnx')
 
 
 def test_import_mmsola_needs_no_onnx():
@@ -100,7 +100,7 @@ def test_detector_says_what_blocks_it(tool, capsys, tmp_path):
 
 def test_classifier_scores_are_mmpretrains_prediction():
     """The exported classifier graph computes what mmpretrain's predict() returns."""
-    from mmsola.apis.config import build_model, load_config
+    from mmsola.checks.config import build_model, load_config
     from mmsola.deploy.targets import ClassifierScores, config_target
     cfg = load_config(str(REPO_ROOT / 'configs/sola_t_in1k.py'), {
         'model.backbone.layer_pattern': 'L/L/S/H', 'model.backbone.embed_dims': 16})

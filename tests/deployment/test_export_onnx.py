@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def build_segmentor():
-    from mmsola.apis.config import build_model, load_config
+    from mmsola.checks.config import build_model, load_config
     cfg = load_config(CONFIG, {'model.backbone.arch.layer_pattern': PATTERN})
     return randomize_(build_model(cfg), seed=3).eval()
 

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 from mmsola.analysis import flops
-from mmsola.apis import ConfigError
+from mmsola.checks import ConfigError
 from mmsola.models import SoLAVision
 from tests.paths import REPO_ROOT
 from tests.tools.tool_runs import run_cli

@@ -12,7 +12,7 @@ import pytest
 import torch
 from mmengine.config import Config, DictAction
 
-from mmsola.apis import DatasetNotFoundError
+from mmsola.checks import DatasetNotFoundError
 from mmsola.utils import allow_mmengine_checkpoint_globals
 from projects.pattern_study.far_cue import FAR_CUE_METAINFO, ensure_far_cue_dataset
 from projects.pattern_study.study import StudyError, pareto_front, plan_study, run_study

@@ -11,10 +11,9 @@ import torch
 from PIL import Image
 
 from mmsola.analysis.inference_speed import measure_inference_speed, report
-from mmsola.apis import CheckpointError
-from mmsola.commands import infer
+from mmsola.checks import CheckpointError
 from tests.tools.fake_data import tiny_cfg_options, write_ade20k, write_coco, write_imagenet
-from tests.tools.tool_runs import run_cli
+from tests.tools.tool_runs import load_tool, run_cli
 
 pytest.importorskip('mmseg')
 pytest.importorskip('mmpretrain')
@@ -22,6 +21,7 @@ pytest.importorskip('mmpretrain')
 SEG_CONFIG = 'configs/upernet_sola_t_ade20k.py'
 CLS_CONFIG = 'configs/sola_t_in1k.py'
 DET_CONFIG = 'configs/mask_rcnn_sola_t_fpn_1x_coco.py'
+infer = load_tool('infer')
 
 
 def _parsed(options):
@@ -33,7 +33,7 @@ def _parsed(options):
 
 
 def _checkpoint(config, path, meta):
-    from mmsola.apis import build_model, load_config
+    from mmsola.checks import build_model, load_config
     model = build_model(load_config(config))
     torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
     return path

@@ -13,7 +13,6 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from mmsola.commands import mlla2sola
 from mmsola.convert import ConversionError, convert_mlla_checkpoint, load_foreign_checkpoint
 from mmsola.convert.mlla import DOWNSTREAM_RENAMES
 from mmsola.convert.mlla_keys import permute_qk, qk_row_order
@@ -32,10 +31,11 @@ from tests.tools.mlla_checkpoints import (
     mmseg0_upernet_shapes,
     shared_storage_state,
 )
-from tests.tools.tool_runs import run_cli
+from tests.tools.tool_runs import load_tool, run_cli
 
 TOOL = 'tools/model_converters/mlla2sola.py'
 ARCHS = ('tiny', 'small', 'base')
+mlla2sola = load_tool('model_converters/mlla2sola')
 
 
 @pytest.fixture(scope='module')

@@ -13,16 +13,17 @@ import pytest
 import torch
 from torch import nn
 
-from mmsola.commands import cls2backbone, publish_model, train
 from mmsola.convert.classifier import convert
 from tests.models.helpers import randomize_, small_backbone
 from tests.tools.fake_data import tiny_cfg_options, write_imagenet
-from tests.tools.tool_runs import run_cli
+from tests.tools.tool_runs import load_tool, run_cli
 
 pytest.importorskip('mmpretrain')
 
 CLS_CONFIG = 'configs/sola_t_in1k.py'
 DENSE_CONFIGS = ('configs/upernet_sola_t_ade20k.py', 'configs/mask_rcnn_sola_t_fpn_1x_coco.py')
+train, cls2backbone, publish_model = (load_tool(name) for name in (
+    'train', 'model_converters/cls2backbone', 'model_converters/publish_model'))
 
 
 @pytest.fixture(scope='module')
@@ -63,7 +64,7 @@ def test_chain_classifier_to_upernet_and_mask_rcnn_backbones(trained, tmp_path):
     assert 'EMA weights' in printed
     assert not any(k.startswith('head.') for k in converted)
 
-    from mmsola.apis import init_toolkit, load_config
+    from mmsola.checks import init_toolkit, load_config
     for config in DENSE_CONFIGS:
         cfg = load_config(config, {'model.backbone.init_cfg.checkpoint': str(out)})
         assert cfg.model.backbone.init_cfg.prefix == 'backbone.'

@@ -18,7 +18,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmsola.apis import adopt_resumed_seed
+from mmsola.checks import adopt_resumed_seed
 from mmsola.engine import RNG_STATE_KEY
 from tests.tools import tool_runs
 from tests.tools.crash_points import HALT_ENV, config_with_halts, halt_env

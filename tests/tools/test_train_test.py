@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import mmsola.checks.run
 from tests.tools import tool_runs
 from tests.tools.fake_data import write_ade20k, write_coco, write_imagenet
 
@@ -54,11 +55,29 @@ def _options(config, data_root, work_dir):
     return tool_runs.tiny_options(config, data_root, work_dir, extra=extra)
 
 
+def _count_calls(monkeypatch, module, names) -> dict:
+    """Count the calls of ``module``'s functions ``names`` (as ``module`` calls them)."""
+    counts = dict.fromkeys(names, 0)
+    for name in names:
+        def counted(*args, _name=name, _function=getattr(module, name), **kwargs):
+            counts[_name] += 1
+            return _function(*args, **kwargs)
+        monkeypatch.setattr(module, name, counted)
+    return counts
+
+
 @pytest.mark.parametrize('config', list(CASES), ids=lambda c: Path(c).stem)
-def test_train_then_test_each_tiny_config(config, data, tmp_path):
+def test_train_then_test_each_tiny_config(config, data, tmp_path, monkeypatch):
     writer, metric, ckpt_name, count = CASES[config]
     data_root, work_dir = data[writer.__name__], tmp_path / 'work'
-    tool_runs.train(config, _options(config, data_root, work_dir))
+    with monkeypatch.context() as patch:  # a training start: each check once, in one pass
+        loads = _count_calls(patch, tool_runs.load_tool('train'), ['load_config', 'check_run'])
+        checks = _count_calls(patch, mmsola.checks.run, [
+            'check_writable', 'check_datasets', 'check_pretrained', 'check_launcher'])
+        tool_runs.train(config, _options(config, data_root, work_dir))
+    assert loads == dict(load_config=1, check_run=1)
+    assert checks == dict(check_writable=1, check_datasets=1, check_pretrained=1,
+                          check_launcher=1)
 
     ckpt = work_dir / ckpt_name
     assert ckpt.is_file() and (work_dir / 'last_checkpoint').read_text().endswith(ckpt_name)

@@ -1,7 +1,9 @@
-"""Running tools/train.py and tools/test.py from tests, in-process or as real processes.
+"""Running the tools (tools/train.py, tools/test.py, ...) from tests, in-process or as real
+processes.
 
-:func:`train` and :func:`test` run a tool's work through its command module
-(:mod:`mmsola.commands.train` / :mod:`mmsola.commands.test`: user errors raise, the result is
+:func:`load_tool` imports a tool script as a module (its ``parse_args`` and ``main`` and the
+work between them); :func:`train` and :func:`test` run the work of tools/train.py and
+tools/test.py in this process (user errors raise, the trained model or the metrics are
 returned); :func:`main` runs a tool's ``main()`` (exit status and stderr), as a user's command
 does, and :func:`run_cli` runs the tool itself, as a process.
 
@@ -12,9 +14,10 @@ processes would be.
 :class:`RankProbeHook` (registered on import, e.g. through a config's ``custom_imports``)
 records, per process and iteration, which samples it trained on.
 """
+import argparse
 import contextlib
 import hashlib
-import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -35,15 +38,21 @@ from tests.tools.fake_data import tiny_cfg_options
 _RUN_IDS = itertools.count()
 
 
-def command(name: str) -> ModuleType:
-    """The command module of ``tools/<name>.py`` (``'model_converters/mlla2sola'`` ->
-    mmsola.commands.mlla2sola)."""
-    return importlib.import_module(f'mmsola.commands.{Path(name).name}')
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` (``'train'``, ``'model_converters/publish_model'``) as a module,
+    imported once per process (its ``if __name__ == '__main__'`` part does not run)."""
+    key = 'tools_' + name.replace('/', '_')
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO_ROOT / 'tools' / f'{name}.py')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def tool_main(name: str):
     """``tools/<name>.py``'s ``main(argv) -> int``."""
-    return command(name).main
+    return load_tool(name).main
 
 
 def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
@@ -55,19 +64,26 @@ def tiny_options(config: str, data_root, work_dir, extra: Sequence[str] = (),
             f'experiment_name={run}', f'visualizer.name=vis_{run}', *extra]
 
 
-def _run(name: str, argv: Sequence[str]):
-    tool = command(name)
-    return tool.run(tool.parse_args([str(a) for a in argv]))
+def parsed_options(options: Sequence[str]) -> dict:
+    """``--cfg-options`` strings as the tools' ``DictAction`` parses them."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *map(str, options)]).cfg_options
 
 
 def train(config: str, options: Sequence[str], *args: str):
     """tools/train.py's work in this process; the trained model."""
-    return _run('train', [REPO_ROOT / config, *args, '--cfg-options', *options])
+    tool = load_tool('train')
+    return tool.train(tool.parse_args([str(a) for a in [REPO_ROOT / config, *args,
+                                                        '--cfg-options', *options]]))
 
 
 def test(config: str, checkpoint, options: Sequence[str], *args: str) -> dict:
     """tools/test.py's work in this process; its metrics."""
-    return _run('test', [REPO_ROOT / config, checkpoint, *args, '--cfg-options', *options])
+    tool = load_tool('test')
+    return tool.test(tool.parse_args([str(a) for a in [REPO_ROOT / config, checkpoint, *args,
+                                                       '--cfg-options', *options]]))
 
 
 def main(name: str, argv: Sequence[str]) -> Tuple[int, str]:

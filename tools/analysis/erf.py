@@ -46,10 +46,10 @@ from mmsola.analysis.erf import (
     result_rows,
 )
 from mmsola.analysis.output import write_csv
-from mmsola.apis.backbone import BackboneFactory
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
+from mmsola.utils.backbone import BackboneFactory
 from mmsola.utils.devices import default_device
 
 

@@ -24,7 +24,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmsola.analysis.flops import format_config_table, format_table, report, report_config
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 
 
 def parse_args():

@@ -31,8 +31,8 @@ import sys
 from mmengine.config import DictAction
 
 from mmsola.analysis.inference_speed import measure_inference_speed, report
-from mmsola.apis.cli import run_tool
-from mmsola.apis.launcher import add_launcher_args, export_local_rank
+from mmsola.cli import run_tool
+from mmsola.launcher import add_launcher_args, export_local_rank
 from mmsola.utils import AtomicLocalBackend, check_writable
 
 

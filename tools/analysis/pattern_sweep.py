@@ -37,7 +37,7 @@ from mmsola.analysis.output import markdown_table, write_csv
 from mmsola.analysis.pattern_sweep import SweepSettings, sweep, sweep_patterns
 from mmsola.analysis.patterns import add_pattern_args
 from mmsola.analysis.timing import environment_info, fixed_threads
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from mmsola.models import SoLAVision
 from mmsola.utils import check_writable
 from mmsola.utils.devices import default_device

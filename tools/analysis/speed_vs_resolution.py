@@ -48,7 +48,7 @@ from mmsola.analysis.resolution_scaling import (
     summary_tables,
 )
 from mmsola.analysis.timing import fixed_threads
-from mmsola.apis.cli import run_tool
+from mmsola.cli import run_tool
 from mmsola.utils import check_writable
 
 

@@ -14,11 +14,13 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mmsola.errors import UserError
+
 # Where each toolkit's model keeps the head that defines the classes (first found wins).
 _HEADS = ('decode_head', 'roi_head.bbox_head', 'bbox_head', 'head')
 
 
-class DatasetCheckError(ValueError):
+class DatasetCheckError(UserError, ValueError):
     """A dataset the model cannot train or test on; the message names the file."""
 
 

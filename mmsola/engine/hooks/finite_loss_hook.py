@@ -16,8 +16,10 @@ from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mmsola.errors import UserError
 
-class InvalidLossError(RuntimeError):
+
+class InvalidLossError(UserError, RuntimeError):
     """The training loss turned NaN or infinite; the message says when and what to do."""
 
 

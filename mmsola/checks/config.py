@@ -10,7 +10,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from ..utils import import_toolkit
+from mmsola.errors import UserError
+from mmsola.utils import import_toolkit
 
 # default_scope -> what the toolkit does
 TOOLKITS = {
@@ -20,7 +21,7 @@ TOOLKITS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that mmsola's tools cannot run; the message says what to change."""
 
 
@@ -62,7 +63,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         ConfigError: the file does not exist, lacks mmsola in ``custom_imports``, has a
             scope that is not a supported toolkit, or ``cfg_options`` name a key the config
             does not have or give a value of the wrong type
-            (:func:`~mmsola.apis.cfg_options.check_cfg_options`).
+            (:func:`~mmsola.checks.cfg_options.check_cfg_options`).
     """
     if not osp.isfile(path):
         raise ConfigError(f'config file {path!r} does not exist; the configs shipped with '

@@ -1,7 +1,7 @@
 """Turn the errors a run meets in its data or its loss into one line for the user.
 
-The tools build the Runner only after the checks of :mod:`~mmsola.apis.dataset_checks` and
-:mod:`~mmsola.apis.checkpoint_checks`; what is found later (a damaged image, labels outside
+The tools build the Runner only after the checks of :mod:`~mmsola.checks.dataset` and
+:mod:`~mmsola.checks.checkpoint`; what is found later (a damaged image, labels outside
 the classes, a loss that is not finite) raises inside ``runner.train()`` / ``runner.test()``,
 often in a dataloader worker, whose traceback hides the message. :func:`run_error_message`
 returns that message (None for other errors, which keep their traceback).
@@ -60,7 +60,7 @@ def _empty_image_message(err: BaseException, cfg: Config) -> Optional[str]:
     """The message for OpenCV's empty-buffer error, naming the zero-byte files; or None."""
     if _EMPTY_BUFFER not in str(err):
         return None
-    from .dataset_checks import find_empty_files
+    from .dataset import find_empty_files
     empty = find_empty_files(cfg, limit=_EMPTY_FILES_LISTED)
     if not empty:
         return None

@@ -15,7 +15,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+from mmsola.checks.launcher import LAUNCHERS, LauncherError, check_launcher
+
+_SYNC_BN = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm')
 
 
 def add_launcher_args(parser: argparse.ArgumentParser, dist_script: str) -> None:
@@ -30,25 +32,6 @@ def export_local_rank(args: argparse.Namespace) -> None:
     """Put the parsed ``--local-rank`` where mmengine's launchers read it (``LOCAL_RANK``),
     unless torchrun has set it already."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-
-
-# What each launcher reads from the environment.
-_LAUNCHER_ENV = {
-    'pytorch': ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
-    'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
-    'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK'),
-}
-_HOW = {
-    'pytorch': 'start it with tools/dist_train.sh CONFIG NPROC (or tools/dist_test.sh), '
-               'which runs torchrun',
-    'slurm': 'start it with tools/slurm_train.sh (or tools/slurm_test.sh), which runs srun',
-    'mpi': 'start it with mpirun (Open MPI)',
-}
-_SYNC_BN = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm')
-
-
-class LauncherError(RuntimeError):
-    """A launcher that cannot work in this environment; the message says what to do."""
 
 
 def _sync_bn_to_bn(node: Any) -> int:
@@ -92,24 +75,10 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
         LauncherError: an unknown launcher, the launcher's environment variables are
             missing (the script was not started by it), or ``'slurm'``/``'mpi'`` without CUDA.
     """
-    if launcher not in LAUNCHERS:
-        raise LauncherError(f'--launcher {launcher!r}: choose one of {LAUNCHERS}')
+    check_launcher(launcher)
     cfg.launcher = launcher
-    if launcher == 'none':
+    if launcher == 'none' or torch.cuda.is_available():
         return
-    absent = [name for name in _LAUNCHER_ENV[launcher] if name not in os.environ]
-    if absent:
-        raise LauncherError(
-            f'--launcher {launcher} needs the environment its launcher sets, but '
-            f'{", ".join(absent)} {"is" if len(absent) == 1 else "are"} not set: '
-            f'{_HOW[launcher]}. For one process, use --launcher none.')
-    if torch.cuda.is_available():
-        return
-    if launcher != 'pytorch':
-        raise LauncherError(
-            f'--launcher {launcher} needs CUDA GPUs (mmengine binds each process to one); '
-            'this machine has none. On CPU, start several processes with '
-            'tools/dist_train.sh CONFIG NPROC (torchrun, gloo), or one with --launcher none.')
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') != 'gloo':
         print_log(f"no CUDA: distributed backend {dist_cfg.get('backend', 'nccl')!r} -> "
@@ -127,8 +96,12 @@ def build_runner(cfg: Config):
     ``RUNNERS`` registry if the config names one, mmengine's ``Runner`` otherwise."""
     from mmengine.runner import Runner
 
-    from .config import init_toolkit
+    from mmsola.checks.config import init_toolkit
     registry = init_toolkit(cfg)
     if 'runner_type' in cfg:
         return registry.RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+__all__ = ['LAUNCHERS', 'LauncherError', 'add_launcher_args', 'export_local_rank',
+           'setup_launcher', 'build_runner']

@@ -3,7 +3,7 @@
 :func:`check_datasets`: every dataset (and evaluator annotation file) a config reads is where
 the config looks; otherwise :class:`DatasetNotFoundError` names the missing path, the layout
 the toolkit's dataset class expects and how to get the data. (The checkpoint checks are in
-:mod:`.checkpoint_checks`.)
+:mod:`.checkpoint`.)
 """
 import os
 import os.path as osp
@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from mmsola.checkpoint import is_remote
+from mmsola.errors import UserError
 from mmsola.utils.dataset_wrappers import unwrap_datasets
 
 # Dataset type -> (layout under its data root, how to get it).
@@ -43,7 +44,7 @@ _GENERIC_HOW = ("prepare it as the toolkit's dataset preparation guide describes
                 '(docs/en/user_guides/ in mmdetection, mmsegmentation or mmpretrain)')
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """A dataset the config reads is not where it looks; the message says how to fix it."""
 
 

@@ -46,7 +46,7 @@ class BackboneFactory:
                  **backbone_args):
         self.arch, self.cfg, self.backbone_args = arch, None, backbone_args
         if config:
-            from .config import load_config
+            from mmsola.checks.config import load_config
             self.cfg = load_config(config)
         self._default_pattern = None
 
@@ -63,13 +63,13 @@ class BackboneFactory:
         """A SoLAVision with ``pattern`` (None: the default one)."""
         if self.cfg is None:
             return SoLAVision(self.arch, layer_pattern=pattern, **self.backbone_args)
-        from .config import build_model
+        from mmsola.checks.config import ConfigError, build_model
         cfg = copy.deepcopy(self.cfg)
         if isinstance(pattern, str):
             pattern = pattern.split('/')
         if pattern is not None and not set_layer_pattern(cfg.model, pattern):
-            raise ValueError(f'{cfg.filename}: no SoLAVision backbone in its model config')
+            raise ConfigError(f'{cfg.filename}: no SoLAVision backbone in its model config')
         backbone = model_backbone(build_model(cfg))
         if not isinstance(backbone, SoLAVision):
-            raise ValueError(f'{cfg.filename}: its model holds no SoLAVision')
+            raise ConfigError(f'{cfg.filename}: its model holds no SoLAVision')
         return backbone
