@@ -1,7 +1,9 @@
 """Packaging of mmsola.
 
-Requirements come from the one table of supported versions (mmsola/version.py). The configs
-and the model index are shipped the OpenMMLab way, as ``mmsola/.mim/`` (as they are, nothing
+Requirements are read from requirements/*.txt, the files that requirements.txt and the installer
+(tools/install.sh) read too; their version ranges of mmengine and the toolkits are those of
+mmsola/version.py (tests/test_supported_versions.py keeps them in step). The configs and the
+model index are shipped the OpenMMLab way, as ``mmsola/.mim/`` (as they are, nothing
 generated): mmengine resolves a base ``'mmsola::<family>/<file>.py'`` in ``.mim/configs``
 (after ``import mmsola``, which adds mmsola to mmengine's table of config packages:
 mmsola/utils/config_package.py) and ``mim search mmsola`` reads ``.mim/model-index.yml``.
@@ -22,8 +24,9 @@ MIM_DIR = osp.join('mmsola', '.mim')
 
 
 def read_requirements(path):
+    """The requirement lines of ``requirements/<name>.txt`` (comments dropped)."""
     with open(osp.join(ROOT, path)) as f:
-        return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+        return [line.split('#', 1)[0].strip() for line in f if line.split('#', 1)[0].strip()]
 
 
 def read_version_module():
@@ -77,7 +80,14 @@ class BuildPyWithMim(build_py):
 
 def main():
     version_module = read_version_module()
-    requirement = version_module['requirement']
+    # requirements.txt lists the same files (what tools/install.sh installs, at pinned versions)
+    extras = {
+        'mm': read_requirements('requirements/mminstall.txt')
+        + read_requirements('requirements/optional.txt'),
+        'deploy': read_requirements('requirements/deploy.txt'),
+        'tests': read_requirements('requirements/tests.txt'),
+    }
+    extras['all'] = extras['mm'] + extras['deploy'] + extras['tests']
 
     setup(
         name='mmsola',
@@ -89,13 +99,8 @@ def main():
         packages=find_packages(include=('mmsola', 'mmsola.*')),
         cmdclass={'build_py': BuildPyWithMim},
         python_requires='>=3.9',
-        install_requires=read_requirements('requirements/runtime.txt') + [requirement('mmengine')],
-        extras_require={
-            'mm': [requirement(name) for name in ('mmcv', 'mmdet', 'mmseg', 'mmpretrain')]
-            + ['ftfy', 'regex'],
-            'deploy': ['onnx>=1.16', 'onnxruntime>=1.18', 'onnxscript>=0.3'],
-            'tests': ['pytest', 'pytest-xdist'],
-        },
+        install_requires=read_requirements('requirements/runtime.txt'),
+        extras_require=extras,
         license='Apache License 2.0',
     )
 

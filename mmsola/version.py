@@ -4,10 +4,11 @@ This file imports nothing, so setup.py reads it before anything is installed.
 """
 __version__ = "0.1.0"
 
-# The one source of the supported ranges: setup.py builds the requirements from it
-# (install_requires for mmengine, the `mm` extra for the toolkits), mmsola.utils.version_check
-# enforces it at import, and tests/test_supported_versions.py checks the README's table and
-# install commands against it. import name -> (distribution, lowest supported, first unsupported)
+# The one source of the supported ranges: mmsola.utils.version_check enforces it at import;
+# pip reads the same ranges from requirements/runtime.txt (mmengine) and
+# requirements/mminstall.txt (the toolkits), and tests/test_supported_versions.py checks those
+# files, the README's and docs' tables and install commands against it.
+# import name -> (distribution, lowest supported, first unsupported)
 SUPPORTED_VERSIONS = {
     'mmengine': ('mmengine', '0.10.0', '0.11.0'),
     'mmcv': ('mmcv', '2.0.0', '2.2.0'),

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs mmsola and its pinned stack (requirements/pinned.txt) into a virtual environment.
+# Installs mmsola and what requirements.txt names into a virtual environment, each at the exact
+# version of requirements/pinned.txt (a constraints file: requirements/*.txt say what is
+# installed, pinned.txt which version).
 #
 #   MMSOLA_VENV   where the environment lives        (default: .venv in the repo)
 #   MMSOLA_CACHE  where built wheels are kept         (default: ~/.cache/mmsola)
@@ -20,7 +22,9 @@ stamp=$venv/.mmsola-installed
 log() { printf '[install] %s\n' "$*"; }
 pin() { grep -E "^$1==" "$pinned" | head -n1; }
 
-want=$(cat "$pinned" "$0" "$repo/setup.py" | sha256sum | cut -d' ' -f1)
+# what this script installs: requirements.txt and the files it names, build.txt, the pins
+want=$(cat "$pinned" "$repo"/requirements{.txt,/{runtime,mminstall,optional,deploy,tests,build}.txt} \
+  "$0" "$repo/setup.py" | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
   log "environment $venv is up to date"
   exit 0
@@ -37,7 +41,7 @@ pip() { "$py" -m pip --disable-pip-version-check "$@"; }
 pip_install() { pip install -q -c "$pinned" "$@"; }
 
 log "build tools"
-pip_install "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)" packaging
+pip_install -r "$repo/requirements/build.txt"
 
 log "$(pin torch) $(pin torchvision)"
 pip_install "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
@@ -72,9 +76,8 @@ else
   log "using cached $mmcv_wheel"
 fi
 
-log "mm toolkits"
-grep -vE '^(#|$|torch==|torchvision==|mmcv==)' "$pinned" > "$venv/.pins"
-pip_install "$mmcv_wheel" -r "$venv/.pins"
+log "requirements.txt: mm toolkits, optional, deploy, tests"
+pip_install "$mmcv_wheel" -r "$repo/requirements.txt"
 
 log "mmsola (editable)"
 pip_install --no-build-isolation --no-deps -e "$repo"

@@ -13,7 +13,7 @@ is an error, so a missing or double-counting handle cannot go unnoticed.
 * :func:`report_config` - the whole model of a config (detector, segmentor or classifier) in
   its toolkit's tensor mode, at the config's test size by default.
 * :func:`format_table` / :func:`format_config_table` - their rows as the markdown tables of
-  ``tools/analysis/get_flops.py`` (README, docs/complexity.md).
+  ``tools/analysis/get_flops.py`` (docs/en/advanced_guides/complexity.md).
 """
 import math
 from collections import Counter

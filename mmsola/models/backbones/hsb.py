@@ -1,5 +1,6 @@
 """HSB, the SoLA-Vision paper's cross-stage module: it feeds early, high-resolution features
-into stage 3 (the paper does not detail it; this design is a reconstruction, docs/models.md)."""
+into stage 3 (the paper does not detail it; this design is a reconstruction,
+docs/en/advanced_guides/models.md)."""
 from typing import Sequence
 
 import torch
