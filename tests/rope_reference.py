@@ -1,5 +1,6 @@
-"""The 2-D RoPE written out from its rule (MLLA's layout, docs/models.md), independently of
-mmsola.ops, for the tests of every path that applies it (float64, differentiable)."""
+"""The 2-D RoPE written out from its rule (MLLA's layout, docs/en/advanced_guides/models.md),
+independently of mmsola.ops, for the tests of every path that applies it (float64,
+differentiable)."""
 import torch
 
 

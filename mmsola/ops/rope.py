@@ -1,9 +1,10 @@
 """2-D rotary position embedding over a token grid (shared by the linear and softmax cores).
 
 The layout is MLLA's (the only one), so its published weights compute what MLLA computes
-(``docs/models.md``). Channel pairs are "rotate half" inside each head: a head of dim ``d``
-(a multiple of 4) has ``d/2`` pairs ``(x[p], x[p + d/2])``. The rotation spans the full width
-``C = heads * d`` of a (B, heads, N, d) tensor, as if it were applied before the head split:
+(``docs/en/advanced_guides/models.md``). Channel pairs are "rotate half" inside each head: a
+head of dim ``d`` (a multiple of 4) has ``d/2`` pairs ``(x[p], x[p + d/2])``. The rotation
+spans the full width ``C = heads * d`` of a (B, heads, N, d) tensor, as if it were applied
+before the head split:
 pair ``p`` of head ``h`` has the global index ``P = h * d/2 + p`` (``0 .. C/2 - 1``); pairs
 ``P < C/4`` turn by ``row * theta[P]``, the others by ``col * theta[P - C/4]``, with
 ``theta[j] = base ** (-j / (C/4))``, where token ``n`` sits at ``row = n // w, col = n % w``
