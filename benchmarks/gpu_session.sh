@@ -6,7 +6,7 @@
 #
 # Steps (default: all, in this order):
 #   env       GPU, driver, torch, triton, CUDA versions
-#   tests     python -m pytest tests/ops (the CUDA-marked tests run, nothing is interpreted)
+#   tests     python -m pytest tests/test_ops (the CUDA-marked tests run, nothing is interpreted)
 #   op        benchmarks/benchmark_linear_attention.py -> OUT_DIR/results_op.md
 #   backbone  tools/analysis/speed_vs_resolution.py --compare --device cuda --amp:
 #             224 at batch 128 (inference and training step) -> OUT_DIR/gpu_224_b128.{csv,png}
@@ -36,7 +36,7 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton._
 p = torch.cuda.get_device_properties(0); print(p.name, p.multi_processor_count, 'SMs')"
       } ;;
     tests)
-      $py -m pytest tests/ops -q -rs -p no:cacheprovider ;;
+      $py -m pytest tests/test_ops -q -rs -p no:cacheprovider ;;
     op)
       $py benchmarks/benchmark_linear_attention.py --out "$out/results_op.md" ;;
     backbone)

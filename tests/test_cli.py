@@ -12,8 +12,8 @@ from mmsola.cli import run_tool
 from mmsola.convert import ConversionError
 from mmsola.errors import UserError
 from mmsola.utils import ImageFileError, OutputPathError
-from tests.paths import REPO_ROOT
-from tests.tools.tool_runs import load_tool
+from tests.support.paths import REPO_ROOT
+from tests.support.tool_runs import load_tool
 
 
 def _raise(err: BaseException):

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from tests.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 # a code path whose first folder is one of these names a file of this repository
 OUR_FOLDERS = ('.ci', 'benchmarks', 'configs', 'demo', 'docs', 'mmsola', 'projects',

@@ -3,7 +3,7 @@ import re
 
 import yaml
 
-from tests.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 def test_pre_commit_runs_the_pinned_ruff():

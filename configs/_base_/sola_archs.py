@@ -1,5 +1,5 @@
 # What the SoLA-Vision configs need per arch beyond SoLAVision.arch_zoo: the stage widths that
-# necks and heads take (tests/configs checks them against the backbone's num_features), the
+# necks and heads take (tests/test_configs checks them against the backbone's num_features), the
 # drop-path rates of the ImageNet and the dense recipes, and mesa_in1k, the weight of MLLA's EMA
 # self-distillation term (its cfgs/mlla_*.yaml AUG.MESA).
 sola_archs = dict(

@@ -1,6 +1,6 @@
 # SoLA-Vision-S, the default hybrid pattern (LLL / LLLLLL / (LLLLLLS) x 3 / LLLLLS), fine-tuned
 # on ImageNet-1K from MLLA-S's weights: the schedule of sola_t_mlla-ft_in1k.py (its comments say
-# why) with the small arch, as sola_s_in1k.py sets it (tests/configs check that the two agree
+# why) with the small arch, as sola_s_in1k.py sets it (tests/test_configs check that the two agree
 # but for the schedule and the weights): MLLA-S's published ImageNet-1K classifier,
 # converted on load (offline: as in the tiny config).
 _base_ = ['./sola_t_mlla-ft_in1k.py']

@@ -5,7 +5,7 @@ The URLs are the links of github.com/LeapLabTHU/MLLA (commit 66b6d29): its READM
 "Pretrained Models" (ImageNet-1K classifiers, with ``model``) and
 ``downstream/detection/README.md`` (mmdet 2.x Mask R-CNN, with ``state_dict``) and
 ``downstream/segmentation/README.md`` (mmseg 0.x UperNet). The configs' ``pretrained`` name
-:data:`IN1K` (tests/configs keep them in step); the loaders download one once
+:data:`IN1K` (tests/test_configs keep them in step); the loaders download one once
 into torch's hub cache (:func:`mmsola.checkpoint.download.fetch_checkpoint`).
 """
 from dataclasses import dataclass

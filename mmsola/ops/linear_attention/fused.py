@@ -535,7 +535,7 @@ _CPU_TARGET_PROGRAMS = 4  # under the interpreter: keep the grid small
 def _config(head_dim: int, dtype: torch.dtype, backward: bool) -> Tuple[int, int, int]:
     """(BLOCK_N, num_warps, num_stages): fixed per head dim, dtype and direction (no autotuning,
     nothing depends on N). Every config must compile without a stack frame (spills), which
-    ``tests/ops/compile_for_gpu.py`` checks; how each was chosen: benchmarks/RESULTS.md.
+    ``tests/support/compile_for_gpu.py`` checks; how each was chosen: benchmarks/RESULTS.md.
     """
     if dtype == torch.float32:
         if head_dim <= 32:
