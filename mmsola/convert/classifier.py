@@ -29,11 +29,15 @@ NUM_STAGES = 4
 _NORM_KEY = re.compile(r'^backbone\.norm(\d+)\.weight$')
 
 
-def select_weights(ckpt: dict, use_ema: bool = True) -> Tuple[Dict[str, torch.Tensor], str]:
-    """The classifier weights to convert and which they are (``'ema'`` or ``'raw'``).
+def select_classifier_weights(ckpt: dict,
+                              use_ema: bool = True) -> Tuple[Dict[str, torch.Tensor], str]:
+    """The weights of an mmsola classifier checkpoint to convert and which they are (``'ema'``
+    or ``'raw'``).
 
     Follows mmengine's EMAHook, which saves the EMA weights in ``state_dict`` and the raw ones
-    under ``ema_state_dict`` as ``module.<key>`` (plus its ``steps`` counter).
+    under ``ema_state_dict`` as ``module.<key>`` (plus its ``steps`` counter), so the EMA ones
+    are the default. (MLLA's files keep the raw ones under ``model``, its default:
+    :func:`mmsola.convert.mlla.select_mlla_weights`.)
     """
     state = state_dict_of(ckpt, 'the checkpoint', entries=('state_dict', ))
     ema = ckpt.get('ema_state_dict')
@@ -119,7 +123,7 @@ def convert(src: str, dst: str, use_ema: bool = True,
     _check_paths(src, dst, force)
     try:
         ckpt = read_checkpoint(src, 'IN')
-        state, weights = select_weights(ckpt, use_ema)
+        state, weights = select_classifier_weights(ckpt, use_ema)
     except CheckpointError as err:
         raise ConversionError(str(err)) from err
     backbone, added = backbone_state(state, out_indices)

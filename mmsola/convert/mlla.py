@@ -90,8 +90,10 @@ def _examples(keys: Sequence[str], n: int = 6) -> str:
     return f'{keys[:n]}{more}'
 
 
-def select_weights(ckpt: dict, use_ema: bool = False) -> Tuple[Dict[str, torch.Tensor], str]:
-    """The state dict in an MLLA file and the entry it came from.
+def select_mlla_weights(ckpt: dict,
+                        use_ema: bool = False) -> Tuple[Dict[str, torch.Tensor], str]:
+    """The state dict in an MLLA file and the entry it came from (``model`` by default, the
+    weights MLLA publishes; ``state_dict_ema`` with ``use_ema``).
 
     MLLA's classification files hold ``model`` (and, from its training runs, ``optimizer``,
     ``lr_scheduler``, ``config``, ``state_dict_ema`` ...); its downstream files (mmcv 1.x)
@@ -357,7 +359,7 @@ def convert_mlla_checkpoint(ckpt: dict, *, use_ema: bool = False, layer_pattern=
     Returns:
         ``(checkpoint, report)``: the new ``dict(state_dict=..., meta=...)`` and what was done.
     """
-    state, entry = select_weights(ckpt, use_ema)
+    state, entry = select_mlla_weights(ckpt, use_ema)
     kind = checkpoint_kind(state)
     if kind != 'classifier' and backbone_only:
         raise ConversionError(f'--backbone-only is for MLLA classification files; this is an '

@@ -30,7 +30,7 @@ from .mlla import (
     ConversionReport,
     checkpoint_kind,
     convert_mlla_checkpoint,
-    select_weights,
+    select_mlla_weights,
 )
 
 STEM_KEY = 'patch_embed.conv1.conv.weight'  # the first key of every MLLA backbone
@@ -77,7 +77,7 @@ def convert_for_backbone(ckpt: dict, backbone: SoLAVision, source: str = 'the ch
     """
     from mmengine.logging import print_log
     arch, pattern = backbone_target(backbone)
-    state, _ = select_weights(ckpt)
+    state, _ = select_mlla_weights(ckpt)
     backbone_only = checkpoint_kind(state) == 'classifier'
     try:
         converted, report = convert_mlla_checkpoint(ckpt, arch=arch, layer_pattern=pattern,

@@ -83,7 +83,7 @@ class SoLAVision(BaseModule):
             'num_heads': [3, 6, 12, 24],
             'layer_pattern': ['LLL', 'LLLLLL', 'LLLLLLS' * 3, 'LLLLLS'],
             'drop_path_rate': 0.5}),
-    }  # yapf: disable
+    }
 
     # Bump when parameter names or their meaning change; old checkpoints are then converted
     # (or refused with a clear error) in _load_from_state_dict. A state dict without version
