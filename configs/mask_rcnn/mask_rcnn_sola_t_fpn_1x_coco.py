@@ -5,14 +5,10 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py', 'mmdet::_base_/default_runtime.py',
     '../_base_/sola_archs.py', '../_base_/sola_hooks.py'
 ]
-# The ImageNet-1K backbone it starts from (README, "Pretrained weights"): MLLA-T's published
-# classifier (github.com/LeapLabTHU/MLLA), downloaded once into torch's hub cache
-# ($TORCH_HOME/hub/checkpoints/mlla_t_in1k.pth) and converted on load for this backbone: exact
-# for its 'L' blocks, a warm start for its 'S' blocks (from MLLA's 'L' blocks; the training here
-# fine-tunes them). To start from a file instead: your own SoLA classifier
-# (`tools/model_converters/cls2backbone.py` of a sola_t_*in1k.py checkpoint), or, on a machine
-# without internet, a local copy of MLLA's file: pretrained = 'PATH' (or --cfg-options
-# model.backbone.init_cfg.checkpoint=PATH).
+# MLLA-T's published ImageNet-1K classifier, downloaded once into $TORCH_HOME/hub/checkpoints
+# and converted on load: exact for the 'L' blocks, a warm start for the 'S' blocks, which the
+# training fine-tunes (docs/en/user_guides/pretrained.md). From a file instead (your own SoLA
+# classifier through cls2backbone.py, or MLLA's file offline): pretrained = 'PATH'.
 pretrained = 'https://cloud.tsinghua.edu.cn/f/7a19712877cb4242889c/?dl=1'
 custom_imports = dict(imports=['mmsola'], allow_failed_imports=False)
 
