@@ -26,10 +26,7 @@ from demo.synthetic_ade import (
     verify_demo_dataset,
 )
 from mmsola.cli import run_tool
-from mmsola.errors import ArgumentError
-
-# bad input: a folder that is there, not a dataset, or changed files
-USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
+from mmsola.errors import ArgumentError, OutputExistsError
 
 
 def parse_args():
@@ -59,7 +56,7 @@ def make_dataset(args: argparse.Namespace) -> None:
         return
     if root.exists():
         if not args.force:
-            raise FileExistsError(f'{root} exists; pass --force to replace it, or --verify to '
+            raise OutputExistsError(f'{root} exists; pass --force to replace it, or --verify to '
                                   'check it')
         if read_manifest(root) is None:
             raise ArgumentError(f'{root} is not a demo dataset (no manifest); not deleting it')
@@ -72,7 +69,7 @@ def make_dataset(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_args()
-    return run_tool('make_dataset.py', lambda: make_dataset(args), USER_ERRORS)
+    return run_tool('make_dataset.py', lambda: make_dataset(args))
 
 
 if __name__ == '__main__':

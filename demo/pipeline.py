@@ -188,8 +188,9 @@ def run_demo(settings: DemoSettings) -> Dict:
     """The four steps (module docstring); returns what metrics.json holds.
 
     Raises:
-        ValueError, FileExistsError, FileNotFoundError: input the demo cannot work with (a
-            dataset root holding something else, a config of another dataset or schedule).
+        mmsola.errors.UserError (ArgumentError, OutputExistsError, InputNotFoundError, ...):
+            input the demo cannot work with (a dataset root holding something else, a config
+            of another dataset or schedule).
         TrainingFailed: tools/train.py failed (its log says why).
     """
     started = time.time()

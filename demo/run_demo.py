@@ -33,9 +33,9 @@ from mmengine.config import DictAction  # noqa: E402
 from demo.pipeline import DemoSettings, TrainingFailed, run_demo  # noqa: E402
 from mmsola.cli import error_line, run_tool  # noqa: E402
 
-# bad input: a dataset root holding something else, a config of another dataset or schedule;
-# a failed training is exit status 1 (its log says why)
-USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError)
+# bad input (a dataset root holding something else, a config of another dataset or schedule)
+# is one of mmsola's UserErrors: one line, exit status 2; a failed training is exit status 1
+# (its log says why)
 
 
 def positive(text: str) -> int:
@@ -86,7 +86,7 @@ def main() -> int:
             return 1
         return 0
 
-    return run_tool('run_demo.py', work, USER_ERRORS)
+    return run_tool('run_demo.py', work)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 
-from mmsola.errors import ArgumentError, InputNotFoundError
+from mmsola.errors import ArgumentError, InputNotFoundError, OutputExistsError
 from .classes import CLASSES, label_of
 from .scene import OBJECTS, SCENES, render_scene
 
@@ -79,7 +79,7 @@ def build_atomically(root: Union[str, Path], write: Callable[[Path], dict]) -> P
     (so ``root`` is absent or complete). ``root`` must not exist."""
     root = Path(root)
     if root.exists():
-        raise FileExistsError(f'{root} already exists; remove it or choose another root')
+        raise OutputExistsError(f'{root} already exists; remove it or choose another root')
     tmp = root.parent / f'.{root.name}.partial-{os.getpid()}'
     if tmp.exists():  # left by a crashed build of this process id: ours, never complete
         shutil.rmtree(tmp)
@@ -151,7 +151,7 @@ def ensure_demo_dataset(root: Union[str, Path] = DEFAULT_ROOT, seed: int = 0,
     manifest = read_manifest(root)
     if manifest is None:
         if root.exists():
-            raise FileExistsError(
+            raise OutputExistsError(
                 f'{root} exists but holds no {MANIFEST}, so it is not a complete demo dataset; '
                 f'delete it to have it rebuilt, or pass another data root')
         return build_demo_dataset(root, seed, num_train, num_val, image_size, progress), True

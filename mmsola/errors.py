@@ -24,3 +24,8 @@ class ArgumentError(UserError, ValueError):
 class InputNotFoundError(UserError, FileNotFoundError):
     """A file or folder the user named (or a step before must make) is not there; the message
     names it and how to make it."""
+
+
+class OutputExistsError(UserError, FileExistsError):
+    """Something is already where a tool would write, and it will not overwrite it; the message
+    says how to replace it or where else to write."""

@@ -24,7 +24,7 @@ from mmengine.logging import print_log
 
 from demo.synthetic_ade import MANIFEST, SPLITS, build_atomically, read_manifest, sha256
 from demo.textures import smooth_noise
-from mmsola.errors import ArgumentError
+from mmsola.errors import ArgumentError, OutputExistsError
 
 FAR_CUE_ROOT = 'data/sola_far_cue'
 FAR_CUE_VERSION = 3  # 2: three shape markers (disc, square, triangle), a lookup by shape
@@ -121,7 +121,7 @@ def ensure_far_cue_dataset(root: Union[str, Path] = FAR_CUE_ROOT, seed: int = 0,
     manifest = read_manifest(root)
     if manifest is None:
         if root.exists():
-            raise FileExistsError(f'{root} exists but holds no {MANIFEST}; delete it to have '
+            raise OutputExistsError(f'{root} exists but holds no {MANIFEST}; delete it to have '
                                   'it rebuilt, or pass another data root')
         print_log(f'building the far-cue dataset at {root} ({num_train} + {num_val} images)',
                   'current')

@@ -21,9 +21,6 @@ from projects.pattern_study.far_cue import (
     read_manifest,
 )
 
-# bad input: other settings than the dataset there, a folder that is not one
-USER_ERRORS = (ValueError, FileExistsError)
-
 
 def parse_args():
     p = argparse.ArgumentParser(prog='make_far_cue_dataset.py',
@@ -55,7 +52,7 @@ def make_far_cue_dataset(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_args()
-    return run_tool('make_far_cue_dataset.py', lambda: make_far_cue_dataset(args), USER_ERRORS)
+    return run_tool('make_far_cue_dataset.py', lambda: make_far_cue_dataset(args))
 
 
 if __name__ == '__main__':
