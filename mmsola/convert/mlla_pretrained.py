@@ -1,6 +1,7 @@
 """MLLA's checkpoints loaded straight into SoLA-Vision models, converted in memory for the
 model's own arch and layer pattern by :func:`mmsola.convert.mlla.convert_mlla_checkpoint`
-(the function ``mlla2sola.py`` runs).
+(the function ``mlla2sola.py`` runs). Importing this module registers them with the models
+(:mod:`mmsola.models.foreign_checkpoints`; ``import mmsola`` does it).
 
 Three ways in, one conversion:
 
@@ -23,6 +24,7 @@ from torch import nn
 
 from mmsola.checkpoint import drop_keys, select_prefix
 from mmsola.models.backbones.sola_vision import SoLAVision
+from mmsola.models.foreign_checkpoints import ForeignCheckpoint, register_foreign_checkpoint
 from .checkpoint_io import ConversionError
 from .mlla import (
     PREFIX,
@@ -30,6 +32,7 @@ from .mlla import (
     ConversionReport,
     checkpoint_kind,
     convert_mlla_checkpoint,
+    is_mlla_checkpoint,
     select_mlla_weights,
 )
 
@@ -140,3 +143,8 @@ def convert_state_dict_for(model: nn.Module, state_dict: Dict) -> 'OrderedDict':
         if isinstance(module, SoLAVision):
             convert_keys_on_load(module, out, f'{name}.' if name else '', {})
     return out
+
+
+register_foreign_checkpoint(ForeignCheckpoint(
+    name='MLLA', recognise=is_mlla_checkpoint, convert_for_backbone=convert_for_backbone,
+    convert_keys_on_load=convert_keys_on_load, move_classifier_keys=classifier_keys_to_sola))

@@ -39,10 +39,10 @@ def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
     damaged or refused file, or a URL that cannot be fetched, raises its
     ``CheckpointError``).
 
-    An MLLA checkpoint (recognised by its keys; a classifier or a downstream file) given to
-    a SoLAVision is converted in memory for the module's arch and layer pattern
-    (:func:`mmsola.convert.mlla_pretrained.convert_for_backbone`, logged) and its backbone
-    loaded, whatever ``prefix`` says.
+    A foreign checkpoint (recognised by its content, e.g. MLLA's classifier or downstream file:
+    :mod:`mmsola.models.foreign_checkpoints`) given to a SoLAVision is converted in memory for
+    the module's arch and layer pattern (logged) and its backbone loaded, whatever ``prefix``
+    says.
 
     Keys under ``prefix`` (e.g. ``'backbone.'`` for a classifier checkpoint) are used with the
     prefix removed; tensors whose shape differs are skipped. The share of the module's keys
@@ -64,11 +64,11 @@ def load_pretrained(module: nn.Module, checkpoint: Union[str, dict],
         ckpt, checkpoint = checkpoint, name or 'the checkpoint'
     else:
         ckpt = read_pretrained(checkpoint, map_location=map_location)
-    from mmsola.convert.mlla import is_mlla_checkpoint  # mmsola.convert imports this package
+    from ..foreign_checkpoints import foreign_checkpoint_of
     from .sola_vision import SoLAVision
-    if is_mlla_checkpoint(ckpt) and isinstance(module, SoLAVision):
-        from mmsola.convert.mlla_pretrained import convert_for_backbone
-        state_dict = convert_for_backbone(ckpt, module, str(checkpoint))
+    foreign = foreign_checkpoint_of(ckpt)
+    if foreign is not None and isinstance(module, SoLAVision):
+        state_dict = foreign.convert_for_backbone(ckpt, module, str(checkpoint))
         found, prefix = list(state_dict), None
     else:
         state_dict = state_dict_of(ckpt, str(checkpoint))

@@ -9,6 +9,7 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..foreign_checkpoints import convert_foreign_keys_on_load
 from .blocks import SoLAStage, Stem
 from .hsb import HSB
 from .layer_pattern import parse_layer_pattern
@@ -309,11 +310,9 @@ class SoLAVision(BaseModule):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
         # Checkpoint compatibility lives here: convert keys of older versions before loading
-        # (none so far: see _version). MLLA's keys (load_from / tools/test.py with an MLLA
-        # file) are converted first.
-        if prefix + 'patch_embed.conv1.conv.weight' in state_dict:
-            from mmsola.convert.mlla_pretrained import convert_keys_on_load
-            convert_keys_on_load(self, state_dict, prefix, local_metadata)
+        # (none so far: see _version). A foreign checkpoint's keys (load_from / tools/test.py
+        # with an MLLA file) are converted first.
+        convert_foreign_keys_on_load(self, state_dict, prefix, local_metadata)
         version = local_metadata.get('version', None)
         if version is not None and version > self._version:
             from mmengine.logging import print_log

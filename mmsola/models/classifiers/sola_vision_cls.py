@@ -14,6 +14,7 @@ from mmengine.registry import MODELS, DefaultScope
 
 from ...utils import import_toolkit
 from ..backbones.sola_vision import NUM_STAGES, SoLAVision
+from ..foreign_checkpoints import move_foreign_classifier_keys
 
 ARCH_FIELDS = ('embed_dims', 'depths', 'num_heads', 'layer_pattern')
 
@@ -69,10 +70,9 @@ def build_sola_vision_cls(arch: Union[str, dict] = 'tiny',
         model = ImageClassifier(backbone=backbone_cfg, neck=neck_cfg, head=head_cfg,
                                 train_cfg=train_cfg, data_preprocessor=data_preprocessor,
                                 init_cfg=init_cfg)
-    # an MLLA classifier's state dict (load_from = MLLA's URL) loads too: its keys go under
+    # a foreign classifier's state dict (load_from = MLLA's URL) loads too: its keys go under
     # backbone. (converted there by SoLAVision) and its head into head.fc
-    from mmsola.convert.mlla_pretrained import classifier_keys_to_sola
-    model.register_load_state_dict_pre_hook(classifier_keys_to_sola)
+    model.register_load_state_dict_pre_hook(move_foreign_classifier_keys)
     return model
 
 
