@@ -95,6 +95,14 @@ def mmdet2_mask_rcnn_shapes(channels: Sequence[int]) -> 'OrderedDict[str, Tuple]
     return out
 
 
+def mlla_t_mask_rcnn_shapes() -> 'OrderedDict[str, Tuple]':
+    """MLLA-T's Mask R-CNN file (mmdet 2.x): its backbone under ``backbone.``, FPN and heads."""
+    shapes = OrderedDict((f'backbone.{k}', s) for k, s in mlla_shapes(
+        64, (2, 4, 8, 4), downstream=True).items())
+    shapes.update(mmdet2_mask_rcnn_shapes([64, 128, 256, 512]))
+    return shapes
+
+
 def mmseg0_upernet_shapes(channels: Sequence[int]) -> 'OrderedDict[str, Tuple]':
     """mmseg 0.28's UPerHead + FCNHead (auxiliary) as MLLA's ``upernet_swin.py`` builds them
     (ConvModule with BN: ``.conv`` without bias, ``.bn``)."""

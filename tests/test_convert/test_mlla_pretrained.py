@@ -315,21 +315,14 @@ def test_test_tool_check_accepts_mllas_mask_rcnn_file(pattern, tmp_path):
     pytest.importorskip('mmdet')
     from mmsola.checks import CheckpointError, check_checkpoint
     from tests.support.configs import load
-    from tests.support.mlla_checkpoints import (
-        mlla_shapes,
-        mmdet2_mask_rcnn_shapes,
-        shared_storage_state,
-    )
-    tiny = SoLAVision.arch_zoo['tiny']
-    shapes = {f'backbone.{k}': s for k, s in mlla_shapes(
-        tiny['embed_dims'], tiny['depths'], downstream=True).items()}
-    shapes.update(mmdet2_mask_rcnn_shapes([64, 128, 256, 512]))
+    from tests.support.mlla_checkpoints import mlla_t_mask_rcnn_shapes, shared_storage_state
+    shapes = mlla_t_mask_rcnn_shapes()
     path = tmp_path / 'mlla_t_mask_rcnn_1x_coco.pth'
     torch.save(dict(state_dict=shared_storage_state(shapes), meta=dict(epoch=12)), path)
     cfg = load('mask_rcnn_sola_t_fpn_1x_coco.py')
     cfg.model.backbone.init_cfg = None
     if pattern == 'all L':
-        cfg.model.backbone.layer_pattern = ['L' * n for n in tiny['depths']]
+        cfg.model.backbone.layer_pattern = ['L' * n for n in SoLAVision.arch_zoo['tiny']['depths']]
     check_checkpoint(cfg, str(path), what='checkpoint')
     del shapes['roi_head.mask_head.conv_logits.weight']
     torch.save(dict(state_dict=shared_storage_state(shapes)), path)
@@ -345,15 +338,8 @@ def test_test_tool_evaluates_mllas_mask_rcnn_from_its_url(tmp_path, torch_home, 
     pytest.importorskip('mmdet')
     from tests.support import tool_runs
     from tests.support.fake_data import write_coco
-    from tests.support.mlla_checkpoints import (
-        mlla_shapes,
-        mmdet2_mask_rcnn_shapes,
-        shared_storage_state,
-    )
-    tiny = SoLAVision.arch_zoo['tiny']
-    shapes = {f'backbone.{k}': s for k, s in mlla_shapes(
-        tiny['embed_dims'], tiny['depths'], downstream=True).items()}
-    shapes.update(mmdet2_mask_rcnn_shapes([64, 128, 256, 512]))
+    from tests.support.mlla_checkpoints import mlla_t_mask_rcnn_shapes, shared_storage_state
+    shapes = mlla_t_mask_rcnn_shapes()
     server = Server({'/f/maskrcnn/?dl=1': (200, _bytes(dict(
         state_dict=shared_storage_state(shapes), meta=dict(epoch=12))), None)})
     try:
