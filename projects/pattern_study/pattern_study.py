@@ -34,16 +34,9 @@ from mmengine.config import DictAction
 
 from mmsola.analysis.output import markdown_table
 from mmsola.analysis.patterns import add_pattern_args
-from mmsola.checks import CheckpointError, ConfigError, DatasetNotFoundError, LauncherError
 from mmsola.cli import run_tool
-from mmsola.errors import UserError
 from mmsola.launcher import add_launcher_args, export_local_rank, setup_launcher
-from projects.pattern_study.study import StudyError, plan_study, run_study
-
-# what the user can fix: before training, a bad pattern is a ValueError as well
-SETUP_ERRORS = (StudyError, ConfigError, DatasetNotFoundError, LauncherError, ValueError)
-# while training, only these: a ValueError of the training loop keeps its traceback
-RUN_ERRORS = (StudyError, CheckpointError)
+from projects.pattern_study.study import plan_study, run_study
 
 SUMMARY_COLUMNS = [
     ('layer pattern', lambda r: r['layer_pattern']),
@@ -114,12 +107,12 @@ def plot(rows: Sequence[Dict[str, object]], path: Path, title: str) -> None:
 def pattern_study(args: argparse.Namespace) -> None:
     """Plan (everything checked before any training), train what is not finished, write
     study.csv and study.png, print the table."""
-    try:
-        study = plan_study(args.config, args.patterns, args.seeds, args.work_dir,
-                           args.cfg_options, args.softmax_blocks, args.stage, args.base_pattern)
-        setup_launcher(study.cfg, args.launcher)  # fails here, before any training
-    except SETUP_ERRORS as err:
-        raise UserError(str(err)) from err
+    # what the user can fix is a UserError (a bad pattern, config, dataset, checkpoint,
+    # launcher, a study that cannot run as asked), before any training or while it trains; a
+    # ValueError of the training loop keeps its traceback
+    study = plan_study(args.config, args.patterns, args.seeds, args.work_dir, args.cfg_options,
+                       args.softmax_blocks, args.stage, args.base_pattern)
+    setup_launcher(study.cfg, args.launcher)  # fails here, before any training
     result = run_study(study, args.launcher, args.metric, args.max_runs, args.latency_repeats)
     if result is None:  # not rank 0
         return
@@ -133,7 +126,7 @@ def pattern_study(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_args()
-    return run_tool('pattern_study.py', lambda: pattern_study(args), (UserError, ) + RUN_ERRORS)
+    return run_tool('pattern_study.py', lambda: pattern_study(args))
 
 
 if __name__ == '__main__':

@@ -32,13 +32,14 @@ from mmengine.logging import MMLogger, print_log
 
 from mmsola.analysis.output import hms, write_csv
 from mmsola.analysis.patterns import collect_patterns, pattern_text, softmax_per_stage
+from mmsola.errors import UserError
 
 LOGGER = 'mmsola.pattern_study'
 RESULT = 'result.json'
 BACKBONE_TYPES = ('SoLAVision', 'mmsola.SoLAVision')
 
 
-class StudyError(ValueError):
+class StudyError(UserError, ValueError):
     """A study that cannot run as asked; the message says what to change."""
 
 

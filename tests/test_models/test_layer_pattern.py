@@ -1,4 +1,5 @@
-"""layer_pattern: the lengths define the depths; bad patterns are precise ValueErrors."""
+"""layer_pattern: the lengths define the depths; bad patterns are precise ValueErrors (and
+mmsola UserErrors)."""
 import pytest
 
 from mmsola.models import SoLAVision
@@ -47,3 +48,21 @@ def test_length_disagreeing_with_explicit_depths():
 def test_other_malformed_patterns(pattern, match):
     with pytest.raises(ValueError, match=match):
         parse_layer_pattern(pattern)
+
+
+def test_a_bad_pattern_in_a_config_is_one_line_from_a_tool(capsys):
+    """Built by a toolkit's registry, as a config builds it: still a ValueError, and a
+    UserError, so a tool prints one ``<tool>.py: error:`` line (exit status 2) instead of a
+    traceback."""
+    from mmengine.registry import MODELS
+
+    from mmsola.cli import run_tool
+    from mmsola.errors import UserError
+    cfg = dict(type='SoLAVision', arch='tiny', layer_pattern=['LX', 'L', 'L', 'L'])
+    with pytest.raises(UserError, match="stage 0 .*position 1: invalid block kind 'X'"):
+        MODELS.build(cfg)
+    assert run_tool('train.py', lambda: MODELS.build(cfg)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith('train.py: error: ')
+    with pytest.raises(UserError, match='unknown arch'):
+        SoLAVision('huge')

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmsola.errors import ArgumentError
 from mmsola.ops import apply_rope_2d, linear_attention
 from .utils import depthwise_conv3x3, map_to_tokens, no_autograd, tokens_to_map
 
@@ -101,7 +102,7 @@ class HybridAttentionCore(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, attn_backend: str = 'auto'):
         super().__init__()
         if num_heads < 2 or num_heads % 2:
-            raise ValueError(f"an 'H' block splits its heads in half, so it needs an even "
+            raise ArgumentError(f"an 'H' block splits its heads in half, so it needs an even "
                              f'number of heads, got num_heads={num_heads}')
         self.split = embed_dims // 2
         self.linear = LinearAttentionCore(self.split, num_heads // 2, attn_backend)
@@ -121,7 +122,7 @@ def build_core(kind: str, embed_dims: int, num_heads: int,
         return SoftmaxAttentionCore(embed_dims, num_heads)
     if kind == 'H':
         return HybridAttentionCore(embed_dims, num_heads, attn_backend)
-    raise ValueError(f"unknown block kind {kind!r}; valid kinds are 'L', 'S', 'H'")
+    raise ArgumentError(f"unknown block kind {kind!r}; valid kinds are 'L', 'S', 'H'")
 
 
 class AttentionMixer(nn.Module):

@@ -5,6 +5,8 @@ intra-block hybrid (half of the heads of each kind). The string lengths define t
 """
 from typing import List, Optional, Sequence, Union
 
+from mmsola.errors import ArgumentError
+
 BLOCK_KINDS = {
     'L': 'linear attention',
     'S': 'global softmax attention',
@@ -16,7 +18,8 @@ PatternLike = Union[str, Sequence[str]]
 
 def parse_layer_pattern(pattern: PatternLike, num_stages: int = 4,
                         depths: Optional[Sequence[int]] = None) -> List[str]:
-    """Return ``pattern`` as a list of ``num_stages`` strings, or raise ValueError.
+    """Return ``pattern`` as a list of ``num_stages`` strings, or raise ArgumentError (a
+    ValueError).
 
     Args:
         pattern: a sequence of strings (``['LL', 'LLLL', 'LLLSLLLS', 'LLLS']``) or one string
@@ -29,28 +32,28 @@ def parse_layer_pattern(pattern: PatternLike, num_stages: int = 4,
     elif isinstance(pattern, Sequence) and all(isinstance(s, str) for s in pattern):
         stages = list(pattern)
     else:
-        raise ValueError('layer_pattern must be a sequence of strings (one per stage, e.g. '
+        raise ArgumentError('layer_pattern must be a sequence of strings (one per stage, e.g. '
                          f"['LL', 'LLLL', 'LLLSLLLS', 'LLLS']), got {pattern!r}")
     valid = ', '.join(f"'{k}' ({v})" for k, v in BLOCK_KINDS.items())
     if len(stages) != num_stages:
-        raise ValueError(f'layer_pattern has {len(stages)} stages, the backbone has '
+        raise ArgumentError(f'layer_pattern has {len(stages)} stages, the backbone has '
                          f'{num_stages}: give one string per stage, got {pattern!r}')
     for i, stage in enumerate(stages):
         if not stage:
-            raise ValueError(f'layer_pattern stage {i} is empty; every stage needs at least '
+            raise ArgumentError(f'layer_pattern stage {i} is empty; every stage needs at least '
                              f'one block of kind {valid}')
         for j, char in enumerate(stage):
             if char not in BLOCK_KINDS:
-                raise ValueError(f'layer_pattern stage {i} ({stage!r}), position {j}: invalid '
+                raise ArgumentError(f'layer_pattern stage {i} ({stage!r}), position {j}: invalid '
                                  f'block kind {char!r}; valid kinds are {valid}')
     if depths is not None:
         depths = list(depths)
         if len(depths) != num_stages:
-            raise ValueError(f'depths {depths} has {len(depths)} stages, the backbone has '
+            raise ArgumentError(f'depths {depths} has {len(depths)} stages, the backbone has '
                              f'{num_stages}')
         for i, (stage, depth) in enumerate(zip(stages, depths)):
             if len(stage) != depth:
-                raise ValueError(f'layer_pattern stage {i} ({stage!r}) has {len(stage)} '
+                raise ArgumentError(f'layer_pattern stage {i} ({stage!r}) has {len(stage)} '
                                  f'blocks but depths[{i}] = {depth}; the pattern lengths '
                                  'define the depths (drop depths or make them agree); '
                                  f'valid kinds are {valid}')

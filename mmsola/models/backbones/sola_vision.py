@@ -9,6 +9,7 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmsola.errors import ArgumentError
 from ..foreign_checkpoints import convert_foreign_keys_on_load
 from .blocks import SoLAStage, Stem
 from .hsb import HSB
@@ -155,28 +156,28 @@ class SoLAVision(BaseModule):
         """The arch settings after keyword overrides (``None`` means keep), validated.
 
         Returns a dict with ``embed_dims``, ``depths``, ``num_heads``, ``layer_pattern``
-        (list of strings) and ``drop_path_rate``. Raises ValueError.
+        (list of strings) and ``drop_path_rate``. Raises ArgumentError (a ValueError).
         """
         if isinstance(arch, str):
             if arch.lower() not in cls.arch_zoo:
-                raise ValueError(f'unknown arch {arch!r}; choose one of '
+                raise ArgumentError(f'unknown arch {arch!r}; choose one of '
                                  f'{sorted(set(cls.arch_zoo))} or pass a dict')
             settings = copy.deepcopy(cls.arch_zoo[arch.lower()])
             preset = True
         elif isinstance(arch, dict):
             required = {'embed_dims', 'num_heads', 'layer_pattern'}
             if not required <= set(arch):
-                raise ValueError(f'a custom arch dict needs the keys {sorted(required)}, '
+                raise ArgumentError(f'a custom arch dict needs the keys {sorted(required)}, '
                                  f'got {sorted(arch)}')
             settings = dict(copy.deepcopy(arch))
             settings.setdefault('drop_path_rate', 0.1)
             preset = False
         else:
-            raise ValueError(f'arch must be a name or a dict, got {arch!r}')
+            raise ArgumentError(f'arch must be a name or a dict, got {arch!r}')
         unknown = set(overrides) - {'embed_dims', 'depths', 'num_heads', 'layer_pattern',
                                     'drop_path_rate'}
         if unknown:
-            raise ValueError(f'unknown arch fields {sorted(unknown)}')
+            raise ArgumentError(f'unknown arch fields {sorted(unknown)}')
 
         depths = overrides.get('depths')
         if overrides.get('layer_pattern') is not None:
@@ -184,7 +185,7 @@ class SoLAVision(BaseModule):
         elif depths is not None and preset:
             depths_of_preset = [len(s) for s in settings['layer_pattern']]
             if list(depths) != depths_of_preset:
-                raise ValueError(
+                raise ArgumentError(
                     f'depths={list(depths)} disagrees with the layer_pattern of arch {arch!r} '
                     f'({settings["layer_pattern"]}, depths {depths_of_preset}); pass a '
                     'layer_pattern too: its lengths define the depths')
@@ -198,16 +199,16 @@ class SoLAVision(BaseModule):
 
         heads = list(settings['num_heads'])
         if len(heads) != NUM_STAGES:
-            raise ValueError(f'num_heads {heads} must give one value per stage '
+            raise ArgumentError(f'num_heads {heads} must give one value per stage '
                              f'({NUM_STAGES})')
         settings['num_heads'] = heads
         for i, h in enumerate(heads):
             width = settings['embed_dims'] * 2**i
             if h < 1 or width % h or (width // h) % 4:
-                raise ValueError(f'stage {i}: width {width} with {h} heads; the head dim '
+                raise ArgumentError(f'stage {i}: width {width} with {h} heads; the head dim '
                                  'width / heads must be an integer multiple of 4 (2-D RoPE)')
             if 'H' in pattern[i] and h % 2:
-                raise ValueError(f"stage {i} ({pattern[i]!r}) has an 'H' block, which splits "
+                raise ArgumentError(f"stage {i} ({pattern[i]!r}) has an 'H' block, which splits "
                                  f'its heads in half, but {h} heads is odd')
         return settings
 
@@ -218,7 +219,7 @@ class SoLAVision(BaseModule):
         indices = []
         for i in out_indices:
             if not -NUM_STAGES <= i < NUM_STAGES:
-                raise ValueError(f'out_indices {tuple(out_indices)}: {i} is not a stage '
+                raise ArgumentError(f'out_indices {tuple(out_indices)}: {i} is not a stage '
                                  f'index in [-{NUM_STAGES}, {NUM_STAGES - 1}]')
             indices.append(i % NUM_STAGES)
         return tuple(sorted(set(indices)))
